@@ -1,0 +1,168 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/wotkit/wotkit/hooks"
+)
+
+// Config configures the broker. Empty addresses turn a listener off.
+type Config struct {
+	TCPAddr   string      // MQTT over TCP, e.g. ":1883"
+	WSAddr    string      // MQTT over WebSocket, e.g. ":1882"
+	TLSAddr   string      // MQTT over TLS, e.g. ":8883"; needs TLSConfig
+	TLSConfig *tls.Config // used by TLSAddr, and by WSAddr when set
+
+	// ConnectTimeout closes a connection that sends no complete CONNECT in time (default 10s).
+	ConnectTimeout time.Duration
+	// MaxPacketSize is the largest packet a client may send, in bytes (default 1 MiB).
+	MaxPacketSize uint32
+
+	Logger *slog.Logger
+}
+
+// Defaults for Config.
+const (
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultMaxPacketSize  = 1 << 20
+)
+
+// Validate fills defaults and reports a configuration that cannot work.
+func (c *Config) Validate() error {
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.ConnectTimeout < 0 {
+		return errors.New("connect timeout must be positive")
+	}
+	if c.MaxPacketSize == 0 {
+		c.MaxPacketSize = DefaultMaxPacketSize
+	}
+	if c.TLSAddr != "" && c.TLSConfig == nil {
+		return errors.New("a TLS listener needs a certificate and key")
+	}
+	if c.TCPAddr == "" && c.WSAddr == "" && c.TLSAddr == "" {
+		return errors.New("no MQTT listener configured")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Broker is a running MQTT broker.
+type Broker struct {
+	server   *mqtt.Server
+	sessions *hooks.Sessions
+	unwatch  func()
+	addrs    map[string]net.Addr
+	log      *slog.Logger
+}
+
+// New binds the listeners and installs the hooks; Serve starts accepting.
+func New(cfg Config, store hooks.Store) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("broker config: %w", err)
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = cfg.MaxPacketSize
+	server := mqtt.New(&mqtt.Options{
+		Capabilities:           caps,
+		Logger:                 cfg.Logger.With("component", "mqtt"),
+		InlineClient:           false, // the inline client bypasses every ACL
+		SysTopicResendInterval: 10,
+	})
+	sessions, unwatch, err := hooks.Install(server, store, cfg.Logger.With("component", "mqtt-auth"))
+	if err != nil {
+		return nil, fmt.Errorf("install hooks: %w", err)
+	}
+	b := &Broker{server: server, sessions: sessions, unwatch: unwatch, addrs: map[string]net.Addr{}, log: cfg.Logger}
+	guard := GuardConfig{ConnectTimeout: cfg.ConnectTimeout, MaxPacketSize: cfg.MaxPacketSize, Logger: cfg.Logger.With("component", "mqtt-guard")}
+	listen := []struct {
+		id, addr string
+		open     func(string) (net.Listener, error)
+	}{
+		{"tcp", cfg.TCPAddr, func(a string) (net.Listener, error) { return net.Listen("tcp", a) }},
+		{"tls", cfg.TLSAddr, func(a string) (net.Listener, error) { return tls.Listen("tcp", a, cfg.TLSConfig) }},
+		{"ws", cfg.WSAddr, func(a string) (net.Listener, error) { return ListenWebSocket(a, cfg.TLSConfig) }},
+	}
+	for _, l := range listen {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := l.open(l.addr)
+		if err != nil {
+			b.abort()
+			return nil, fmt.Errorf("listen mqtt %s on %s: %w", l.id, l.addr, err)
+		}
+		if err := server.AddListener(NewGuardedListener(l.id, l.id, ln, guard)); err != nil {
+			_ = ln.Close()
+			b.abort()
+			return nil, fmt.Errorf("add mqtt %s listener: %w", l.id, err)
+		}
+		b.addrs[l.id] = ln.Addr()
+	}
+	return b, nil
+}
+
+// abort releases what New had set up before it failed.
+func (b *Broker) abort() {
+	b.unwatch()
+	_ = b.server.Close()
+}
+
+// Serve starts accepting clients on every listener and returns at once.
+func (b *Broker) Serve() error {
+	if err := b.server.Serve(); err != nil {
+		return fmt.Errorf("serve mqtt: %w", err)
+	}
+	for id, a := range b.addrs {
+		b.log.Info("mqtt listening", "listener", id, "addr", a.String())
+	}
+	return nil
+}
+
+// Addr returns the bound address of a listener ("tcp", "tls" or "ws"), or nil.
+func (b *Broker) Addr(listener string) net.Addr { return b.addrs[listener] }
+
+// Server returns the mochi server, for tests and measurements.
+func (b *Broker) Server() *mqtt.Server { return b.server }
+
+// LiveSessions returns how many live sessions use a key.
+func (b *Broker) LiveSessions(keyID string) int { return b.sessions.Count(keyID) }
+
+// Shutdown tells every connected client that the server is going away
+// (MQTT 5: DISCONNECT 0x8B), then closes listeners and connections. It
+// returns when done or when ctx ends.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.unwatch()
+	for _, cl := range b.server.Clients.GetAll() {
+		if cl.Net.Inline || cl.Closed() {
+			continue
+		}
+		if cl.Net.Conn != nil {
+			_ = cl.Net.Conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		}
+		_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.server.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("close mqtt: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close mqtt: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/wotkit/wotkit/admin"
+	"github.com/wotkit/wotkit/storage"
+)
+
+// dbName is the database file's name in the data directory.
+const dbName = "wotkit.db"
+
+// withAdmin runs fn against the running server's admin socket when one
+// answers in dataDir, and otherwise against the database file itself.
+func withAdmin(ctx context.Context, dataDir string, fn func(admin.Caller) error) error {
+	if c, ok := admin.Dial(ctx, dataDir); ok {
+		return fn(c)
+	}
+	store, err := storage.Open(filepath.Join(dataDir, dbName), storage.Options{})
+	if errors.Is(err, storage.ErrLocked) {
+		return fmt.Errorf("%w; no server answers on %s: is it running as another user?", err, admin.SocketPath(dataDir))
+	}
+	if err != nil {
+		return err
+	}
+	ferr := fn(admin.Local{Store: store})
+	if err := store.Close(); err != nil && ferr == nil {
+		return err
+	}
+	return ferr
+}
+
+// readPassword reads one line from stdin, without its line ending.
+func readPassword(stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", fmt.Errorf("%w: no password on stdin", errUsage)
+	}
+	return pw, nil
+}
+
+func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: wotkit user add|passwd|list", errUsage)
+	}
+	fs := newFlags("user "+args[0], stderr)
+	data := dataFlag(fs)
+	isAdmin := fs.Bool("admin", false, "make the user an admin (their keys reach every topic)")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "add", "passwd":
+		if len(pos) != 1 || !*pwStdin {
+			return fmt.Errorf("%w: wotkit user %s NAME --password-stdin", errUsage, args[0])
+		}
+		pw, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		op, verb := "user.add", "created"
+		if args[0] == "passwd" {
+			op, verb = "user.passwd", "password changed"
+		}
+		req := admin.Request{User: pos[0], Password: pw, Admin: *isAdmin}
+		if err := withAdmin(ctx, *data, func(c admin.Caller) error { return c.Call(ctx, op, req, nil) }); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s: %s\n", pos[0], verb)
+		return nil
+	case "list":
+		var users []admin.UserInfo
+		if err := withAdmin(ctx, *data, func(c admin.Caller) error { return c.Call(ctx, "user.list", admin.Request{}, &users) }); err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, users)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tADMIN\tCREATED")
+		for _, u := range users {
+			fmt.Fprintf(tw, "%s\t%v\t%s\n", u.Name, u.Admin, u.Created)
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("%w: unknown user command %q", errUsage, args[0])
+}
+
+func keyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: wotkit key create|list|delete", errUsage)
+	}
+	fs := newFlags("key "+args[0], stderr)
+	data := dataFlag(fs)
+	name := fs.String("name", "", "the key's name")
+	desc := fs.String("description", "", "what the key is for")
+	readOnly := fs.Bool("read-only", false, "the key may subscribe but not publish")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: wotkit key %s takes one argument", errUsage, args[0])
+	}
+	call := func(op string, req admin.Request, out any) error {
+		return withAdmin(ctx, *data, func(c admin.Caller) error { return c.Call(ctx, op, req, out) })
+	}
+	switch args[0] {
+	case "create":
+		perm := storage.ReadWrite
+		if *readOnly {
+			perm = storage.ReadOnly
+		}
+		var kc admin.KeyCreated
+		req := admin.Request{User: pos[0], Name: *name, Description: *desc, Permissions: perm.String()}
+		if err := call("key.create", req, &kc); err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, kc)
+		}
+		fmt.Fprintf(stdout, "key id:       %s\nkey password: %s\n(the password is shown only now)\n", kc.KeyID, kc.KeyPassword)
+		return nil
+	case "list":
+		var keys []storage.Key
+		if err := call("key.list", admin.Request{User: pos[0]}, &keys); err != nil {
+			return err
+		}
+		if *asJSON {
+			if keys == nil {
+				keys = []storage.Key{}
+			}
+			return printJSON(stdout, keys)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY ID\tNAME\tPERMISSIONS\tLAST USED")
+		for _, k := range keys {
+			last := "never"
+			if !k.LastUsed.IsZero() {
+				last = k.LastUsed.Format("2006-01-02 15:04:05Z") + " from " + k.LastAddr
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Permissions, last)
+		}
+		return tw.Flush()
+	case "delete":
+		if err := call("key.delete", admin.Request{KeyID: pos[0]}, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "key %s deleted\n", pos[0])
+		return nil
+	}
+	return fmt.Errorf("%w: unknown key command %q", errUsage, args[0])
+}
+
+func printJSON(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}

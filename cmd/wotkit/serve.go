@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/wotkit/wotkit/admin"
+	"github.com/wotkit/wotkit/broker"
+	"github.com/wotkit/wotkit/oauthweb"
+	"github.com/wotkit/wotkit/storage"
+)
+
+// serveConfig is everything `wotkit serve` takes.
+type serveConfig struct {
+	data           string
+	mqttAddr       string
+	wsAddr         string
+	tlsMQTTAddr    string
+	httpAddr       string
+	tlsCert        string
+	tlsKey         string
+	publicURL      string
+	signup         bool
+	connectTimeout time.Duration
+	maxPacketSize  uint
+	logLevel       string
+	logger         *slog.Logger
+	bcryptCost     int // 0: default; tests lower it
+}
+
+func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	var cfg serveConfig
+	fs.StringVar(&cfg.data, "data", "wotkit-data", "directory of the database file and admin socket")
+	fs.StringVar(&cfg.mqttAddr, "mqtt", ":1883", "MQTT over TCP address (empty: off)")
+	fs.StringVar(&cfg.wsAddr, "mqtt-ws", ":1882", "MQTT over WebSocket address (empty: off)")
+	fs.StringVar(&cfg.tlsMQTTAddr, "mqtt-tls", ":8883", "MQTT over TLS address, used with --tls-cert and --tls-key")
+	fs.StringVar(&cfg.httpAddr, "http", ":8080", "web portal and HTTP API address (HTTPS with --tls-cert)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate file: turns on MQTT over TLS and HTTPS")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key file for --tls-cert")
+	fs.StringVar(&cfg.publicURL, "public-url", "http://localhost:8080", "public base URL of the portal (OAuth2 issuer, links)")
+	fs.BoolVar(&cfg.signup, "signup", true, "let anyone sign up in the portal")
+	fs.DurationVar(&cfg.connectTimeout, "connect-timeout", broker.DefaultConnectTimeout, "close an MQTT connection that sends no CONNECT within this time")
+	fs.UintVar(&cfg.maxPacketSize, "max-packet-size", broker.DefaultMaxPacketSize, "largest MQTT packet a client may send, in bytes")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: serve takes no arguments", errUsage)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return fmt.Errorf("%w: --log-level: %v", errUsage, err)
+	}
+	cfg.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	inst, err := start(cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	cfg.logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return inst.shutdown(shutdownCtx)
+}
+
+// instance is a running wotkit: store, broker, portal and admin socket.
+type instance struct {
+	store    *storage.Store
+	broker   *broker.Broker
+	web      *http.Server
+	webAddr  net.Addr
+	adminSrv *http.Server
+	log      *slog.Logger
+}
+
+// start opens the store and starts every server; it returns once all listen.
+func start(cfg serveConfig) (inst *instance, err error) {
+	log := cfg.logger
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return nil, fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	}
+	var tlsConfig *tls.Config
+	if cfg.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	} else {
+		cfg.tlsMQTTAddr = ""
+	}
+	store, err := storage.Open(filepath.Join(cfg.data, dbName), storage.Options{BcryptCost: cfg.bcryptCost})
+	if errors.Is(err, storage.ErrLocked) {
+		return nil, fmt.Errorf("%w: is another wotkit serve running with --data %s?", err, cfg.data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	inst = &instance{store: store, log: log}
+	defer func() {
+		if err != nil {
+			inst.abort()
+		}
+	}()
+
+	adminLn, err := admin.Listen(cfg.data)
+	if err != nil {
+		return nil, err
+	}
+	inst.adminSrv = &http.Server{Handler: admin.Handler(store, log.With("component", "admin")), ReadHeaderTimeout: 5 * time.Second}
+	go inst.serveHTTP("admin", inst.adminSrv, adminLn, false)
+
+	inst.broker, err = broker.New(broker.Config{
+		TCPAddr: cfg.mqttAddr, WSAddr: cfg.wsAddr, TLSAddr: cfg.tlsMQTTAddr, TLSConfig: tlsConfig,
+		ConnectTimeout: cfg.connectTimeout, MaxPacketSize: uint32(cfg.maxPacketSize), Logger: log,
+	}, store)
+	if err != nil {
+		return nil, err
+	}
+	if err := inst.broker.Serve(); err != nil {
+		return nil, err
+	}
+
+	mqttShown := cfg.mqttAddr
+	if a := inst.broker.Addr("tcp"); a != nil {
+		mqttShown = a.String()
+	}
+	portal, err := oauthweb.New(oauthweb.Config{
+		Store: store, PublicURL: cfg.publicURL, MQTTAddr: mqttShown, Signup: cfg.signup,
+		SecureCookie: tlsConfig != nil, LiveSessions: inst.broker.LiveSessions, Logger: log.With("component", "web"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	webLn, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen http on %s: %w", cfg.httpAddr, err)
+	}
+	inst.webAddr = webLn.Addr()
+	inst.web = &http.Server{
+		Handler: portal, TLSConfig: tlsConfig, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+	}
+	go inst.serveHTTP("web", inst.web, webLn, tlsConfig != nil)
+	log.Info("web listening", "addr", inst.webAddr.String(), "tls", tlsConfig != nil, "public_url", cfg.publicURL)
+	return inst, nil
+}
+
+// serveHTTP serves srv on ln until it is shut down.
+func (inst *instance) serveHTTP(name string, srv *http.Server, ln net.Listener, useTLS bool) {
+	var err error
+	if useTLS {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if !errors.Is(err, http.ErrServerClosed) {
+		inst.log.Error("http server stopped", "server", name, "error", err)
+	}
+}
+
+// shutdown stops taking work, tells MQTT clients, and closes the store last,
+// so that every write that was answered is on disk.
+func (inst *instance) shutdown(ctx context.Context) error {
+	var errs []error
+	if inst.web != nil {
+		errs = append(errs, inst.web.Shutdown(ctx))
+	}
+	if inst.broker != nil {
+		errs = append(errs, inst.broker.Shutdown(ctx))
+	}
+	if inst.adminSrv != nil {
+		errs = append(errs, inst.adminSrv.Shutdown(ctx))
+	}
+	errs = append(errs, inst.store.Close())
+	return errors.Join(errs...)
+}
+
+// abort releases whatever start had opened before it failed.
+func (inst *instance) abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := inst.shutdown(ctx); err != nil {
+		inst.log.Warn("cleanup after failed start", "error", err)
+	}
+}

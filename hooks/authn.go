@@ -1,0 +1,167 @@
+package hooks
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/wotkit/wotkit/storage"
+)
+
+// Credentials is the part of storage that authentication needs.
+type Credentials interface {
+	AuthenticateKey(id, password string) (storage.Key, storage.User, error)
+	TouchKey(id, addr string)
+}
+
+// Authn authenticates every CONNECT and admits it only when the credential is
+// good, its Will topic is allowed, and its client id is not another user's.
+// It answers refusals itself, with the CONNACK code each protocol defines.
+type Authn struct {
+	mqtt.HookBase
+	creds    Credentials
+	sessions *Sessions
+	log      *slog.Logger
+}
+
+var _ mqtt.Hook = (*Authn)(nil)
+
+// NewAuthn returns the authentication hook.
+func NewAuthn(creds Credentials, sessions *Sessions, log *slog.Logger) *Authn {
+	return &Authn{creds: creds, sessions: sessions, log: log}
+}
+
+// ID identifies the hook to mochi.
+func (a *Authn) ID() string { return "wotkit-authn" }
+
+// Provides tells mochi which events the hook handles.
+func (a *Authn) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnClientExpired:
+		return true
+	}
+	return false
+}
+
+// refusal is a CONNECT refused: the MQTT 5 reason code, the 3.1.1 return code,
+// and a reason string for MQTT 5 clients and the log.
+type refusal struct {
+	v5     packets.Code
+	v3     byte
+	reason string
+}
+
+func (r *refusal) Error() string { return "connect refused: " + r.reason }
+
+var (
+	refuseCredentials = &refusal{packets.ErrBadUsernameOrPassword, 4, "bad user name or password"}
+	refuseWill        = &refusal{packets.ErrNotAuthorized, 5, "will topic not allowed"}
+	refuseClientID    = &refusal{packets.ErrClientIdentifierNotValid, 2, "client identifier in use by another user"}
+)
+
+// OnConnect authenticates the client and records its grant. On refusal it
+// sends the CONNACK itself and returns an error, so that mochi closes the
+// connection without an answer of its own.
+func (a *Authn) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	r := a.admit(cl, pk)
+	if r == nil {
+		return nil
+	}
+	a.log.Info("mqtt connect refused", "reason", r.reason, "user_name", loggable(cl.Properties.Username),
+		"client", cl.ID, "remote", cl.Net.Remote)
+	code := packets.Code{Code: r.v3}
+	props := packets.Properties{}
+	if cl.Properties.ProtocolVersion == 5 {
+		code = r.v5
+		props.ReasonString = r.reason
+	}
+	if err := cl.WritePacket(packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Connack},
+		ReasonCode:  code.Code,
+		Properties:  props,
+	}); err != nil {
+		return fmt.Errorf("%w: send connack: %w", r, err)
+	}
+	return r
+}
+
+// admit decides a CONNECT and, when it passes, records the session's grant.
+func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
+	gen := a.sessions.revocations.Load()
+	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
+	if user == "" || pass == "" {
+		return refuseCredentials
+	}
+	key, owner, err := a.creds.AuthenticateKey(user, pass)
+	if err != nil {
+		if !errors.Is(err, storage.ErrBadCredentials) {
+			a.log.Error("authenticate key", "key", user, "error", err)
+		}
+		return refuseCredentials
+	}
+	g := &Grant{
+		User: key.Owner, Admin: owner.Admin, Kind: ByKey, Credential: key.ID,
+		Read: true, Write: key.Permissions == storage.ReadWrite,
+	}
+	if pk.Connect.WillFlag && !g.CanPublish(pk.Connect.WillTopic) {
+		return refuseWill
+	}
+	// A delayed Will would outlive a revocation in mochi's delay queue, which
+	// no hook can reach: wotkit sends Wills when the connection ends (README).
+	cl.Properties.Will.WillDelayInterval = 0
+	// The inline client's id is the server's own; no network client may take it.
+	if cl.ID == mqtt.InlineClientId || !a.sessions.admit(cl, g) {
+		return refuseClientID
+	}
+	// A revocation that committed after the check above but before admit
+	// could not see this session: check again whenever one happened meanwhile.
+	if a.sessions.revocations.Load() != gen {
+		if _, _, err := a.creds.AuthenticateKey(user, pass); err != nil {
+			a.sessions.forget(cl)
+			return refuseCredentials
+		}
+	}
+	a.creds.TouchKey(key.ID, cl.Net.Remote)
+	return nil
+}
+
+// OnConnectAuthenticate admits only clients that OnConnect admitted and that
+// have not been revoked since.
+func (a *Authn) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
+	g := a.sessions.grant(cl)
+	return g != nil && !g.Revoked()
+}
+
+// OnSessionEstablish forgets the session this client takes over, if any.
+func (a *Authn) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	if old, ok := a.sessions.server.Clients.Get(cl.ID); ok && old != cl {
+		a.sessions.forget(old)
+	}
+}
+
+// OnDisconnect forgets a session that ends with its connection.
+func (a *Authn) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
+	if expire {
+		a.sessions.forget(cl)
+	}
+}
+
+// OnClientExpired forgets a persistent session that expired.
+func (a *Authn) OnClientExpired(cl *mqtt.Client) { a.sessions.forget(cl) }
+
+// loggable returns a user name fit for a log line: bounded, and never a token
+// (tokens carry a secret prefix and are cut to it).
+func loggable(b []byte) string {
+	s := string(b)
+	if strings.HasPrefix(s, "wk") && strings.Contains(s, "_") {
+		return s[:strings.IndexByte(s, '_')+1] + "…"
+	}
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

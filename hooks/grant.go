@@ -1,0 +1,70 @@
+package hooks
+
+import (
+	"strings"
+	"sync/atomic"
+)
+
+// CredentialKind says how a session authenticated.
+type CredentialKind uint8
+
+const (
+	// ByKey sessions authenticated with a key id and key password.
+	ByKey CredentialKind = iota + 1
+)
+
+// Grant is what one MQTT session may do, decided at CONNECT.
+type Grant struct {
+	User       string         // the user the session acts for; the first level of their topics
+	Admin      bool           // admin users' credentials reach every topic, $SYS included
+	Read       bool           // may subscribe and receive
+	Write      bool           // may publish
+	Kind       CredentialKind // how the session authenticated
+	Credential string         // the key id (or token id) the session used
+
+	revoked atomic.Bool
+}
+
+// Revoked reports whether the credential behind the grant has been revoked.
+func (g *Grant) Revoked() bool { return g.revoked.Load() }
+
+// CanPublish reports whether the session may publish to topic (a topic name, no wildcards).
+func (g *Grant) CanPublish(topic string) bool {
+	return g.Write && !g.revoked.Load() && (g.Admin || g.owns(topic))
+}
+
+// CanRead reports whether the session may subscribe to filter or receive a
+// message on a topic name. A shared subscription $share/GROUP/FILTER is judged
+// by FILTER; topics and filters that start with '$' are for admins only.
+func (g *Grant) CanRead(filter string) bool {
+	if !g.Read || g.revoked.Load() {
+		return false
+	}
+	if g.Admin {
+		return true
+	}
+	return g.owns(stripShare(filter))
+}
+
+// owns reports whether the first level of topic is exactly the grant's user.
+// A filter whose first level is a wildcard, or another name, is not owned.
+func (g *Grant) owns(topic string) bool {
+	n := len(g.User)
+	return len(topic) >= n && topic[:n] == g.User && (len(topic) == n || topic[n] == '/')
+}
+
+const sharePrefix = "$share/"
+
+// stripShare returns FILTER for $share/GROUP/FILTER, and filter unchanged
+// otherwise. A $share filter without a FILTER part returns "" (never owned).
+func stripShare(filter string) string {
+	if len(filter) < len(sharePrefix) || !strings.EqualFold(filter[:len(sharePrefix)], sharePrefix) {
+		return filter
+	}
+	rest := filter[len(sharePrefix):]
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return ""
+	}
+	return rest[i+1:]
+}

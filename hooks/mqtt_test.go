@@ -1,0 +1,385 @@
+package hooks_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	paho3 "github.com/eclipse/paho.mqtt.golang"
+	paho3packets "github.com/eclipse/paho.mqtt.golang/packets"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/wotkit/wotkit/internal/wotkittest"
+	"github.com/wotkit/wotkit/storage"
+)
+
+// world is a broker with users alice and bob (one read-write key each) and an admin.
+type world struct {
+	store                 *storage.Store
+	addr                  string
+	alice, bob, root      string // key ids
+	alicePW, bobPW, rootPW string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{store: wotkittest.NewStore(t)}
+	w.alice, w.alicePW = wotkittest.User(t, w.store, "alice", false)
+	w.bob, w.bobPW = wotkittest.User(t, w.store, "bob1", false)
+	w.root, w.rootPW = wotkittest.User(t, w.store, "root", true)
+	_, w.addr = wotkittest.StartBroker(t, w.store)
+	return w
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), wotkittest.Timeout)
+	t.Cleanup(cancel)
+	return c
+}
+
+func (w *world) dial5(t *testing.T, id, user, pass string) *wotkittest.Conn5 {
+	t.Helper()
+	c, _, err := wotkittest.Dial5(t, w.addr, &paho.Connect{ClientID: id, CleanStart: true, Username: user, Password: []byte(pass)})
+	if err != nil {
+		t.Fatalf("connect %s: %v", id, err)
+	}
+	return c
+}
+
+func subscribe5(t *testing.T, c *wotkittest.Conn5, filters ...string) []byte {
+	t.Helper()
+	s := &paho.Subscribe{}
+	for _, f := range filters {
+		s.Subscriptions = append(s.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: 1})
+	}
+	sa, err := c.Subscribe(ctx(t), s)
+	if err != nil && sa == nil {
+		t.Fatalf("subscribe %v: %v", filters, err)
+	}
+	return sa.Reasons
+}
+
+func publish5(t *testing.T, c *wotkittest.Conn5, topic, payload string) byte {
+	t.Helper()
+	pr, err := c.Publish(ctx(t), &paho.Publish{Topic: topic, QoS: 1, Payload: []byte(payload)})
+	if pr == nil {
+		t.Fatalf("publish %s: %v", topic, err)
+	}
+	return pr.ReasonCode
+}
+
+func TestKeyPublishReachesOwnersSubscriber(t *testing.T) {
+	w := newWorld(t)
+	t.Run("mqtt5", func(t *testing.T) {
+		sub := w.dial5(t, "sub5", w.alice, w.alicePW)
+		if r := subscribe5(t, sub, "alice/weather/data"); r[0] != 1 {
+			t.Fatalf("SUBACK %#x, want granted QoS 1", r[0])
+		}
+		pub := w.dial5(t, "pub5", w.alice, w.alicePW)
+		if rc := publish5(t, pub, "alice/weather/data", `{"value":21.5}`); rc != 0 {
+			t.Fatalf("PUBACK %#x, want 0", rc)
+		}
+		if m := wotkittest.Expect(t, sub.Msgs); m.Topic != "alice/weather/data" || m.Payload != `{"value":21.5}` {
+			t.Fatalf("got %+v", m)
+		}
+	})
+	t.Run("mqtt311", func(t *testing.T) {
+		got := make(chan wotkittest.Message, 1)
+		sub, err := wotkittest.Dial3(t, w.addr, "sub3", w.alice, w.alicePW)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := sub.Subscribe("alice/#", 1, func(_ paho3.Client, m paho3.Message) {
+			got <- wotkittest.Message{Topic: m.Topic(), Payload: string(m.Payload())}
+		})
+		if !tok.WaitTimeout(wotkittest.Timeout) || tok.Error() != nil {
+			t.Fatalf("subscribe: %v", tok.Error())
+		}
+		if code := tok.(*paho3.SubscribeToken).Result()["alice/#"]; code != 1 {
+			t.Fatalf("SUBACK %#x, want 1", code)
+		}
+		pub, err := wotkittest.Dial3(t, w.addr, "pub3", w.alice, w.alicePW)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub.Publish("alice/weather/data", 1, false, "3.1.1 reading").WaitTimeout(wotkittest.Timeout)
+		if m := wotkittest.Expect(t, got); m.Payload != "3.1.1 reading" {
+			t.Fatalf("got %+v", m)
+		}
+	})
+}
+
+func TestConnectRefusals(t *testing.T) {
+	w := newWorld(t)
+	cases := []struct{ name, user, pass string }{
+		{"wrong password", w.alice, w.alicePW + "x"},
+		{"unknown key id", "KAAAAAAAAAAAAAAAAAAAAAAAA", w.alicePW},
+		{"empty credentials", "", ""},
+		{"no password", w.alice, ""},
+		{"another key's password", w.alice, w.bobPW},
+		{"user's own account password", "alice", "password-alice"},
+	}
+	for _, c := range cases {
+		t.Run(c.name+"/mqtt311", func(t *testing.T) {
+			_, err := wotkittest.Dial3(t, w.addr, "refused3", c.user, c.pass)
+			// 3.1.1 return code 4: bad user name or password [MQTT-3.2.2.3].
+			if !errors.Is(err, paho3packets.ErrorRefusedBadUsernameOrPassword) {
+				t.Fatalf("err = %v, want return code 4 (bad user name or password)", err)
+			}
+		})
+		t.Run(c.name+"/mqtt5", func(t *testing.T) {
+			_, ca, err := wotkittest.Dial5(t, w.addr, &paho.Connect{ClientID: "refused5", CleanStart: true, Username: c.user, Password: []byte(c.pass)})
+			if err == nil || ca == nil || ca.ReasonCode != 0x86 {
+				t.Fatalf("connack %+v err %v, want reason 0x86", ca, err)
+			}
+		})
+	}
+}
+
+func TestACL_OtherUsersTopicsRefused(t *testing.T) {
+	w := newWorld(t)
+	bob := w.dial5(t, "bob-sub", w.bob, w.bobPW)
+	subscribe5(t, bob, "bob1/#")
+	alice := w.dial5(t, "alice", w.alice, w.alicePW)
+
+	if rc := publish5(t, alice, "bob1/weather/message", "from alice"); rc != 0x87 {
+		t.Errorf("alice publishing to bob1/...: PUBACK %#x, want 0x87 not authorized", rc)
+	}
+	if r := subscribe5(t, alice, "bob1/#", "bob1/weather/data"); r[0] != 0x87 || r[1] != 0x87 {
+		t.Errorf("alice subscribing to bob1's topics: SUBACK %#x, want 0x87 each", r)
+	}
+	// Ordering proves absence: bob's own later message arrives, alice's earlier one never did.
+	bobPub := w.dial5(t, "bob-pub", w.bob, w.bobPW)
+	publish5(t, bobPub, "bob1/weather/data", "marker")
+	if m := wotkittest.Expect(t, bob.Msgs); m.Payload != "marker" {
+		t.Fatalf("bob received %+v before his own marker", m)
+	}
+}
+
+func TestACL_SubscribeFilters(t *testing.T) {
+	w := newWorld(t)
+	filters := []string{"#", "+/x/data", "bob1/#", "$SYS/#", "alice/#", "alice/+/data", "$share/g/alice/#", "$share/g/bob1/#"}
+	alice := w.dial5(t, "alice", w.alice, w.alicePW)
+	root := w.dial5(t, "root", w.root, w.rootPW)
+	gotAlice, gotRoot := subscribe5(t, alice, filters...), subscribe5(t, root, filters...)
+	for i, f := range filters {
+		wantAlice := byte(0x87)
+		if f == "alice/#" || f == "alice/+/data" || f == "$share/g/alice/#" {
+			wantAlice = 1
+		}
+		if gotAlice[i] != wantAlice {
+			t.Errorf("alice SUBSCRIBE %q: %#x, want %#x", f, gotAlice[i], wantAlice)
+		}
+		if gotRoot[i] != 1 {
+			t.Errorf("admin SUBSCRIBE %q: %#x, want 1", f, gotRoot[i])
+		}
+	}
+	t.Run("mqtt311 refusal code", func(t *testing.T) {
+		c, err := wotkittest.Dial3(t, w.addr, "alice3", w.alice, w.alicePW)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := c.SubscribeMultiple(map[string]byte{"#": 0, "$SYS/#": 0, "alice/#": 0}, nil)
+		tok.WaitTimeout(wotkittest.Timeout)
+		res := tok.(*paho3.SubscribeToken).Result()
+		if res["#"] != 0x80 || res["$SYS/#"] != 0x80 || res["alice/#"] != 0 {
+			t.Errorf("SUBACK %v, want # and $SYS/# 0x80, alice/# 0", res)
+		}
+	})
+	t.Run("admin receives $SYS", func(t *testing.T) {
+		if m := wotkittest.Expect(t, root.Msgs); m.Topic[:4] != "$SYS" && m.Topic[:5] != "alice" {
+			t.Errorf("admin got %q", m.Topic)
+		}
+	})
+}
+
+func TestACL_SharedSubscription(t *testing.T) {
+	w := newWorld(t)
+	alice := w.dial5(t, "alice-shared", w.alice, w.alicePW)
+	if r := subscribe5(t, alice, "$share/g/alice/#"); r[0] != 1 {
+		t.Fatalf("alice $share/g/alice/#: %#x", r[0])
+	}
+	bob := w.dial5(t, "bob-shared", w.bob, w.bobPW)
+	if r := subscribe5(t, bob, "$share/g/alice/#"); r[0] != 0x87 {
+		t.Fatalf("bob $share/g/alice/#: %#x, want 0x87", r[0])
+	}
+	pub := w.dial5(t, "alice-pub", w.alice, w.alicePW)
+	publish5(t, pub, "alice/weather/data", "shared")
+	if m := wotkittest.Expect(t, alice.Msgs); m.Payload != "shared" {
+		t.Fatalf("got %+v", m)
+	}
+}
+
+func TestReadOnlyKeyCannotPublish(t *testing.T) {
+	w := newWorld(t)
+	roID, roPW := wotkittest.Key(t, w.store, "alice", storage.ReadOnly)
+	sub := w.dial5(t, "sub", w.alice, w.alicePW)
+	subscribe5(t, sub, "alice/#")
+
+	t.Run("mqtt5 PUBACK 0x87", func(t *testing.T) {
+		ro := w.dial5(t, "ro5", roID, roPW)
+		if rc := publish5(t, ro, "alice/weather/data", "from read-only 5"); rc != 0x87 {
+			t.Fatalf("PUBACK %#x, want 0x87", rc)
+		}
+		if r := subscribe5(t, ro, "alice/#"); r[0] != 1 {
+			t.Fatalf("read-only key may still subscribe: %#x", r[0])
+		}
+	})
+	t.Run("mqtt311 nothing delivered", func(t *testing.T) {
+		ro, err := wotkittest.Dial3(t, w.addr, "ro3", roID, roPW)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ro.Publish("alice/weather/data", 0, false, "from read-only 3").WaitTimeout(wotkittest.Timeout)
+	})
+	rw := w.dial5(t, "rw", w.alice, w.alicePW)
+	publish5(t, rw, "alice/weather/data", "marker")
+	if m := wotkittest.Expect(t, sub.Msgs); m.Payload != "marker" {
+		t.Fatalf("subscriber got %q from a read-only key", m.Payload)
+	}
+}
+
+func TestWillOnForbiddenTopicRefusedAtConnect(t *testing.T) {
+	w := newWorld(t)
+	will := func(topic string) *paho.Connect {
+		return &paho.Connect{ClientID: "will-" + topic, CleanStart: true, Username: w.alice, Password: []byte(w.alicePW),
+			WillMessage: &paho.WillMessage{Topic: topic, Payload: []byte("gone")}}
+	}
+	_, ca, err := wotkittest.Dial5(t, w.addr, will("bob1/status"))
+	if err == nil || ca == nil || ca.ReasonCode != 0x87 {
+		t.Fatalf("will on bob1/status: connack %+v err %v, want 0x87", ca, err)
+	}
+	_, err = wotkittest.Dial3(t, w.addr, "will3", w.alice, w.alicePW, func(o *paho3.ClientOptions) { o.SetWill("$SYS/x", "gone", 0, false) })
+	if !errors.Is(err, paho3packets.ErrorRefusedNotAuthorised) {
+		t.Fatalf("3.1.1 will on $SYS/x: %v, want return code 5", err)
+	}
+	// A Will on the client's own topic is accepted and delivered when it drops.
+	sub := w.dial5(t, "will-sub", w.alice, w.alicePW)
+	subscribe5(t, sub, "alice/status")
+	c, _, err := wotkittest.Dial5(t, w.addr, will("alice/status"))
+	if err != nil {
+		t.Fatalf("will on alice/status: %v", err)
+	}
+	_ = c.Disconnect(&paho.Disconnect{ReasonCode: 0x04}) // disconnect with Will message
+	if m := wotkittest.Expect(t, sub.Msgs); m.Topic != "alice/status" || m.Payload != "gone" {
+		t.Fatalf("got %+v", m)
+	}
+}
+
+func TestClientIDOfAnotherUserCannotBeTakenOver(t *testing.T) {
+	w := newWorld(t)
+	t.Run("live session", func(t *testing.T) {
+		alice := w.dial5(t, "sensor-1", w.alice, w.alicePW)
+		subscribe5(t, alice, "alice/#")
+		_, ca, err := wotkittest.Dial5(t, w.addr, &paho.Connect{ClientID: "sensor-1", CleanStart: false, Username: w.bob, Password: []byte(w.bobPW)})
+		if err == nil || ca == nil || ca.ReasonCode != 0x85 {
+			t.Fatalf("bob taking sensor-1: connack %+v err %v, want 0x85", ca, err)
+		}
+		_, err = wotkittest.Dial3(t, w.addr, "sensor-1", w.bob, w.bobPW)
+		if !errors.Is(err, paho3packets.ErrorRefusedIDRejected) {
+			t.Fatalf("3.1.1 bob taking sensor-1: %v, want return code 2", err)
+		}
+		// alice's session is untouched: it still receives.
+		pub := w.dial5(t, "alice-pub", w.alice, w.alicePW)
+		publish5(t, pub, "alice/x", "still mine")
+		if m := wotkittest.Expect(t, alice.Msgs); m.Payload != "still mine" {
+			t.Fatalf("got %+v", m)
+		}
+	})
+	t.Run("persistent session", func(t *testing.T) {
+		c, err := wotkittest.Dial3(t, w.addr, "gateway-7", w.alice, w.alicePW, func(o *paho3.ClientOptions) { o.SetCleanSession(false) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Subscribe("alice/#", 1, nil).WaitTimeout(wotkittest.Timeout)
+		c.Disconnect(0)
+		_, err = wotkittest.Dial3(t, w.addr, "gateway-7", w.bob, w.bobPW, func(o *paho3.ClientOptions) { o.SetCleanSession(false) })
+		if !errors.Is(err, paho3packets.ErrorRefusedIDRejected) {
+			t.Fatalf("bob resuming alice's persistent session: %v, want identifier rejected", err)
+		}
+		// The owner's other key may resume it.
+		k2, pw2 := wotkittest.Key(t, w.store, "alice", storage.ReadWrite)
+		if _, err := wotkittest.Dial3(t, w.addr, "gateway-7", k2, pw2, func(o *paho3.ClientOptions) { o.SetCleanSession(false) }); err != nil {
+			t.Fatalf("alice's second key resuming her session: %v", err)
+		}
+	})
+	t.Run("inline client id", func(t *testing.T) {
+		_, ca, err := wotkittest.Dial5(t, w.addr, &paho.Connect{ClientID: "inline", CleanStart: true, Username: w.alice, Password: []byte(w.alicePW)})
+		if err == nil || ca == nil || ca.ReasonCode != 0x85 {
+			t.Fatalf("client id inline: connack %+v err %v, want 0x85", ca, err)
+		}
+	})
+}
+
+func TestTopicAliasCannotEscapeACL(t *testing.T) {
+	w := newWorld(t)
+	bob := w.dial5(t, "bob", w.bob, w.bobPW)
+	subscribe5(t, bob, "bob1/#")
+	alice := w.dial5(t, "alice-alias", w.alice, w.alicePW)
+	aliasPub := func(topic string, alias uint16, payload string) byte {
+		pr, err := alice.Publish(ctx(t), &paho.Publish{Topic: topic, QoS: 1, Payload: []byte(payload),
+			Properties: &paho.PublishProperties{TopicAlias: &alias}})
+		if pr == nil {
+			t.Fatalf("publish: %v", err)
+		}
+		return pr.ReasonCode
+	}
+	if rc := aliasPub("bob1/x", 1, "set alias to bob's topic"); rc != 0x87 {
+		t.Fatalf("alias set on bob1/x: %#x, want 0x87", rc)
+	}
+	if rc := aliasPub("", 1, "use alias"); rc != 0x87 {
+		t.Fatalf("publishing through an alias never set: %#x, want 0x87", rc)
+	}
+	// A legitimate alias works: set on alice's own topic, then used by number.
+	sub := w.dial5(t, "alice-sub", w.alice, w.alicePW)
+	subscribe5(t, sub, "alice/#")
+	if rc := aliasPub("alice/temp", 2, "first"); rc != 0 {
+		t.Fatalf("alias set on own topic: %#x", rc)
+	}
+	if rc := aliasPub("", 2, "by alias"); rc != 0 {
+		t.Fatalf("publish by own alias: %#x", rc)
+	}
+	for _, want := range []string{"first", "by alias"} {
+		if m := wotkittest.Expect(t, sub.Msgs); m.Topic != "alice/temp" || m.Payload != want {
+			t.Fatalf("got %+v, want %q on alice/temp", m, want)
+		}
+	}
+	bobPub := w.dial5(t, "bob-pub", w.bob, w.bobPW)
+	publish5(t, bobPub, "bob1/x", "marker")
+	if m := wotkittest.Expect(t, bob.Msgs); m.Payload != "marker" {
+		t.Fatalf("bob received %+v through alice's alias", m)
+	}
+}
+
+func TestInlineClientIsOff(t *testing.T) {
+	w := newWorld(t)
+	b, _ := wotkittest.StartBroker(t, w.store)
+	if err := b.Server().Publish("alice/x", []byte("inline"), false, 0); err == nil {
+		t.Fatal("the inline client (which skips every ACL) is enabled")
+	}
+	if _, ok := b.Server().Clients.Get("inline"); ok {
+		t.Fatal("an inline client session exists")
+	}
+}
+
+func TestManyUsersStayApart(t *testing.T) {
+	w := newWorld(t)
+	const n = 5
+	subs := make([]*wotkittest.Conn5, n)
+	for i := range n {
+		name := fmt.Sprintf("user%d", i)
+		id, pw := wotkittest.User(t, w.store, name, false)
+		subs[i] = w.dial5(t, name+"-sub", id, pw)
+		subscribe5(t, subs[i], name+"/#")
+		pub := w.dial5(t, name+"-pub", id, pw)
+		publish5(t, pub, name+"/data", name)
+	}
+	for i, s := range subs {
+		if m := wotkittest.Expect(t, s.Msgs); m.Payload != fmt.Sprintf("user%d", i) {
+			t.Fatalf("user%d received %+v", i, m)
+		}
+		wotkittest.ExpectNone(t, s.Msgs, 50*time.Millisecond)
+	}
+}

@@ -1,0 +1,80 @@
+package hooks
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/wotkit/wotkit/storage"
+)
+
+// disconnectWriteTimeout bounds the DISCONNECT written to a revoked client
+// that does not read: revocation never waits on a stuck socket.
+const disconnectWriteTimeout = 50 * time.Millisecond
+
+// Revoker ends every session of a credential that storage reports revoked:
+// it marks their grants revoked (the ACL then refuses all traffic at once),
+// drops their Wills, disconnects them, and purges their persistent sessions
+// (subscriptions and queued messages).
+type Revoker struct {
+	sessions *Sessions
+	log      *slog.Logger
+}
+
+// NewRevoker returns a Revoker for sessions.
+func NewRevoker(sessions *Sessions, log *slog.Logger) *Revoker {
+	return &Revoker{sessions: sessions, log: log}
+}
+
+// HandleEvent acts on a storage event; register it with storage.Store.Watch.
+func (r *Revoker) HandleEvent(e storage.Event) {
+	if e.Kind == storage.KeyRevoked {
+		r.Revoke(e.KeyID)
+	}
+}
+
+// Revoke ends every session that used credential and returns how many it ended.
+func (r *Revoker) Revoke(credential string) int {
+	start := time.Now()
+	r.sessions.revocations.Add(1)
+	clients := r.sessions.take(credential)
+	for _, cl := range clients {
+		if g := r.sessions.grant(cl); g != nil {
+			g.revoked.Store(true)
+		}
+		atomic.StoreUint32(&cl.Properties.Will.Flag, 0)
+	}
+	var wg sync.WaitGroup
+	for _, cl := range clients {
+		wg.Go(func() { r.end(cl) })
+	}
+	wg.Wait()
+	if len(clients) > 0 {
+		r.log.Info("mqtt sessions revoked", "credential", credential, "sessions", len(clients),
+			"took", time.Since(start))
+	}
+	return len(clients)
+}
+
+// end disconnects one client and purges its session.
+func (r *Revoker) end(cl *mqtt.Client) {
+	server := r.sessions.server
+	if !cl.Closed() {
+		if cl.Net.Conn != nil {
+			_ = cl.Net.Conn.SetWriteDeadline(time.Now().Add(disconnectWriteTimeout))
+		}
+		// The error is the reason code itself, or a write to a socket that is
+		// going away: either way the client is stopped.
+		_ = server.DisconnectClient(cl, packets.ErrNotAuthorized)
+	}
+	cl.ClearInflights()
+	server.UnsubscribeClient(cl)
+	if got, ok := server.Clients.Get(cl.ID); ok && got == cl {
+		server.Clients.Delete(cl.ID)
+	}
+	r.sessions.forget(cl)
+}

@@ -1,0 +1,145 @@
+package hooks
+
+import (
+	"sync"
+	"sync/atomic"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+)
+
+// Sessions is the in-memory registry of authenticated MQTT sessions: the Grant
+// of each client, the clients of each credential, and which user holds each
+// client id. The ACL reads grants without a lock; everything else happens at
+// CONNECT, disconnect and revocation.
+type Sessions struct {
+	server *mqtt.Server
+	grants sync.Map // *mqtt.Client -> *Grant
+
+	// revocations counts revocations begun, so that a CONNECT racing one can
+	// tell and check its credential again.
+	revocations atomic.Uint64
+
+	mu     sync.Mutex
+	byCred map[string]map[*mqtt.Client]struct{} // credential -> clients
+	claims map[string]*claim                    // client id -> holder
+}
+
+// claim records which user holds a client id, and the client objects (live,
+// connecting, or persistent sessions) that hold it.
+type claim struct {
+	user    string
+	clients []*mqtt.Client
+}
+
+func newSessions(server *mqtt.Server) *Sessions {
+	return &Sessions{
+		server: server,
+		byCred: map[string]map[*mqtt.Client]struct{}{},
+		claims: map[string]*claim{},
+	}
+}
+
+// grant returns the client's grant, or nil. It takes no lock and allocates nothing.
+func (s *Sessions) grant(cl *mqtt.Client) *Grant {
+	v, ok := s.grants.Load(cl)
+	if !ok {
+		return nil
+	}
+	return v.(*Grant)
+}
+
+// Count returns how many sessions (live or persistent) use a credential.
+func (s *Sessions) Count(credential string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for cl := range s.byCred[credential] {
+		if !cl.Closed() {
+			n++
+		}
+	}
+	return n
+}
+
+// admit claims cl.ID for g.User and records the session. It returns false,
+// recording nothing, when another user's session holds the id: a live one, one
+// still connecting, or a persistent one awaiting its owner.
+func (s *Sessions) admit(cl *mqtt.Client, g *Grant) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.claims[cl.ID]
+	if c != nil {
+		c.clients = prune(c.clients, s.holds)
+		if len(c.clients) > 0 && c.user != g.User {
+			return false
+		}
+		c.user = g.User
+	} else {
+		c = &claim{user: g.User}
+		s.claims[cl.ID] = c
+	}
+	c.clients = append(c.clients, cl)
+	set := s.byCred[g.Credential]
+	if set == nil {
+		set = map[*mqtt.Client]struct{}{}
+		s.byCred[g.Credential] = set
+	}
+	set[cl] = struct{}{}
+	s.grants.Store(cl, g)
+	return true
+}
+
+// holds reports whether a client object still holds its client id: it is the
+// server's session for the id (live or persistent), or it is still open
+// (connecting, or being taken over).
+func (s *Sessions) holds(cl *mqtt.Client) bool {
+	if got, ok := s.server.Clients.Get(cl.ID); ok && got == cl {
+		return true
+	}
+	return !cl.Closed()
+}
+
+// forget removes a client object that will not be used again.
+func (s *Sessions) forget(cl *mqtt.Client) {
+	v, ok := s.grants.LoadAndDelete(cl)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ok {
+		cred := v.(*Grant).Credential
+		delete(s.byCred[cred], cl)
+		if len(s.byCred[cred]) == 0 {
+			delete(s.byCred, cred)
+		}
+	}
+	if c := s.claims[cl.ID]; c != nil {
+		c.clients = prune(c.clients, func(x *mqtt.Client) bool { return x != cl })
+		if len(c.clients) == 0 {
+			delete(s.claims, cl.ID)
+		}
+	}
+}
+
+// take removes and returns every client of a credential.
+func (s *Sessions) take(credential string) []*mqtt.Client {
+	s.mu.Lock()
+	set := s.byCred[credential]
+	delete(s.byCred, credential)
+	s.mu.Unlock()
+	clients := make([]*mqtt.Client, 0, len(set))
+	for cl := range set {
+		clients = append(clients, cl)
+	}
+	return clients
+}
+
+// prune keeps the clients for which keep is true, in place.
+func prune(clients []*mqtt.Client, keep func(*mqtt.Client) bool) []*mqtt.Client {
+	out := clients[:0]
+	for _, cl := range clients {
+		if keep(cl) {
+			out = append(out, cl)
+		}
+	}
+	clear(clients[len(out):])
+	return out
+}

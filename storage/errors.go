@@ -1,0 +1,18 @@
+package storage
+
+import "errors"
+
+var (
+	// ErrNotFound is returned when the record asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists is returned when a record with the same name already exists.
+	ErrExists = errors.New("already exists")
+	// ErrInvalid is returned, wrapped with the reason, for input that breaks a rule.
+	ErrInvalid = errors.New("invalid")
+	// ErrBadCredentials is returned when an id or name and its secret do not match.
+	ErrBadCredentials = errors.New("bad credentials")
+	// ErrLocked is returned by Open when another process holds the database file.
+	ErrLocked = errors.New("database file is in use by another process")
+	// ErrSchemaTooNew is returned by Open for a file written by a newer wotkit.
+	ErrSchemaTooNew = errors.New("database was written by a newer wotkit")
+)

@@ -1,0 +1,47 @@
+package storage
+
+// EventKind says what changed.
+type EventKind int
+
+const (
+	// KeyRevoked: a key was deleted or its password reset; sessions that used it must end.
+	KeyRevoked EventKind = iota + 1
+	// UserPasswordChanged: a user's own password changed; their web sessions may need to end.
+	UserPasswordChanged
+)
+
+// Event is a committed change that live sessions must act on.
+type Event struct {
+	Kind  EventKind
+	User  string // the user the change belongs to
+	KeyID string // for KeyRevoked
+}
+
+// Watch registers fn to be called, in the writer's goroutine, with every event
+// after the transaction that made it has committed. fn must not block for long.
+// The returned function removes the registration.
+func (s *Store) Watch(fn func(Event)) (cancel func()) {
+	s.watchMu.Lock()
+	id := s.nextW
+	s.nextW++
+	s.watchers[id] = fn
+	s.watchMu.Unlock()
+	return func() {
+		s.watchMu.Lock()
+		delete(s.watchers, id)
+		s.watchMu.Unlock()
+	}
+}
+
+func (s *Store) emit(events []Event) {
+	if len(events) == 0 {
+		return
+	}
+	s.watchMu.RLock()
+	defer s.watchMu.RUnlock()
+	for _, e := range events {
+		for _, fn := range s.watchers {
+			fn(e)
+		}
+	}
+}

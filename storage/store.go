@@ -1,0 +1,165 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout of the file this build writes.
+const SchemaVersion = 1
+
+// Bucket names. Every bucket is created on open if missing, so adding a bucket
+// needs no migration; changing the layout of one does.
+var (
+	bucketMeta        = []byte("meta")
+	bucketUsers       = []byte("users")
+	bucketKeys        = []byte("keys")
+	bucketKeysByOwner = []byte("keys_by_owner")
+	bucketWebSessions = []byte("web_sessions")
+	allBuckets        = [][]byte{bucketMeta, bucketUsers, bucketKeys, bucketKeysByOwner, bucketWebSessions}
+
+	metaSchema = []byte("schema")
+)
+
+// migrations[i] upgrades a file from schema i+1 to schema i+2, inside the
+// transaction that opens it. Append here when SchemaVersion grows.
+var migrations []func(*bolt.Tx) error
+
+// Options configures Open.
+type Options struct {
+	// LockTimeout bounds the wait for the file lock another process holds (default 1s).
+	LockTimeout time.Duration
+	// BcryptCost is the cost of user password hashes (default bcrypt.DefaultCost).
+	BcryptCost int
+}
+
+// Store is an open wotkit database. It is safe for concurrent use.
+type Store struct {
+	db         *bolt.DB
+	bcryptCost int
+
+	watchMu  sync.RWMutex
+	watchers map[int]func(Event)
+	nextW    int
+
+	touchMu sync.Mutex
+	touched map[string]touch // key id -> last use not yet written
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// Open opens (creating if needed) the database file at path, upgrades its
+// schema, and starts the background writer of last-used times.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.BcryptCost == 0 {
+		opts.BcryptCost = defaultBcryptCost
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := db.Update(initSchema); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Store{
+		db:         db,
+		bcryptCost: opts.BcryptCost,
+		watchers:   map[int]func(Event){},
+		touched:    map[string]touch{},
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	go s.touchLoop()
+	return s, nil
+}
+
+// initSchema creates missing buckets and brings the schema to SchemaVersion.
+func initSchema(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	version := uint64(SchemaVersion)
+	if v := meta.Get(metaSchema); v != nil {
+		if len(v) != 8 {
+			return fmt.Errorf("schema version record is %d bytes, want 8: the file is damaged", len(v))
+		}
+		version = binary.BigEndian.Uint64(v)
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("schema %d, this build reads up to %d: %w", version, SchemaVersion, ErrSchemaTooNew)
+	}
+	for ; version < SchemaVersion; version++ {
+		if err := migrations[version-1](tx); err != nil {
+			return fmt.Errorf("migrate schema %d to %d: %w", version, version+1, err)
+		}
+	}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], version)
+	return meta.Put(metaSchema, b[:])
+}
+
+// Close writes pending last-used times and closes the file.
+func (s *Store) Close() error {
+	close(s.stop)
+	<-s.done
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// Path returns the file the store is kept in.
+func (s *Store) Path() string { return s.db.Path() }
+
+// update runs fn in a write transaction and, once it has committed, publishes
+// the events fn returned.
+func (s *Store) update(fn func(tx *bolt.Tx) ([]Event, error)) error {
+	var events []Event
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		events, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.emit(events)
+	return nil
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	return s.db.View(fn)
+}
+
+// Check verifies the file's internal consistency (every page reachable once,
+// no freed page in use) and returns the first problem found.
+func (s *Store) Check() error {
+	return s.view(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return fmt.Errorf("check %s: %w", s.Path(), err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,179 @@
+package storage
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/crypto/bcrypt"
+)
+
+const defaultBcryptCost = bcrypt.DefaultCost
+
+// userNamePattern is the product's rule for user names: they are the first level
+// of the user's topics, so no '/', '+', '#' or '$' can ever appear in one.
+var userNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{3,31}$`)
+
+// minPasswordLen is the shortest account password accepted.
+const minPasswordLen = 8
+
+// maxPasswordLen is bcrypt's input limit.
+const maxPasswordLen = 72
+
+// User is an account.
+type User struct {
+	Name         string    `json:"name"`
+	Admin        bool      `json:"admin"`
+	Created      time.Time `json:"created"`
+	PasswordHash []byte    `json:"password_hash"`
+}
+
+// ValidUserName reports whether name follows the rule for user names.
+func ValidUserName(name string) bool { return userNamePattern.MatchString(name) }
+
+// ValidatePassword returns an ErrInvalid error that says what is wrong with password.
+func ValidatePassword(password string) error {
+	switch {
+	case len(password) < minPasswordLen:
+		return fmt.Errorf("%w: password must have at least %d characters", ErrInvalid, minPasswordLen)
+	case len(password) > maxPasswordLen:
+		return fmt.Errorf("%w: password must have at most %d bytes", ErrInvalid, maxPasswordLen)
+	}
+	return nil
+}
+
+// NewUser describes an account to create.
+type NewUser struct {
+	Name     string
+	Password string
+	Admin    bool
+	// AdminIfFirst makes the user an admin when no user exists yet.
+	AdminIfFirst bool
+}
+
+// CreateUser adds an account. The name must be free and valid.
+func (s *Store) CreateUser(nu NewUser) (User, error) {
+	if !ValidUserName(nu.Name) {
+		return User{}, fmt.Errorf("create user: %w: user name must match %s", ErrInvalid, userNamePattern)
+	}
+	if err := ValidatePassword(nu.Password); err != nil {
+		return User{}, fmt.Errorf("create user: %w", err)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(nu.Password), s.bcryptCost)
+	if err != nil {
+		return User{}, fmt.Errorf("create user: hash password: %w", err)
+	}
+	u := User{Name: nu.Name, Admin: nu.Admin, Created: time.Now().UTC(), PasswordHash: hash}
+	err = s.update(func(tx *bolt.Tx) ([]Event, error) {
+		b := tx.Bucket(bucketUsers)
+		if b.Get([]byte(u.Name)) != nil {
+			return nil, fmt.Errorf("user %q: %w", u.Name, ErrExists)
+		}
+		if nu.AdminIfFirst && b.Stats().KeyN == 0 {
+			u.Admin = true
+		}
+		return nil, putJSON(b, u.Name, u)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// User returns the account called name.
+func (s *Store) User(name string) (User, error) {
+	var u User
+	err := s.view(func(tx *bolt.Tx) error {
+		return getJSON(tx.Bucket(bucketUsers), name, &u)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("user %q: %w", name, err)
+	}
+	return u, nil
+}
+
+// Users returns every account, ordered by name.
+func (s *Store) Users() ([]User, error) {
+	var users []User
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketUsers).ForEach(func(_, v []byte) error {
+			var u User
+			if err := json.Unmarshal(v, &u); err != nil {
+				return fmt.Errorf("decode user: %w", err)
+			}
+			users = append(users, u)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
+}
+
+// SetPassword replaces a user's password.
+func (s *Store) SetPassword(name, password string) error {
+	if err := ValidatePassword(password); err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.bcryptCost)
+	if err != nil {
+		return fmt.Errorf("set password: hash: %w", err)
+	}
+	err = s.update(func(tx *bolt.Tx) ([]Event, error) {
+		b := tx.Bucket(bucketUsers)
+		var u User
+		if err := getJSON(b, name, &u); err != nil {
+			return nil, fmt.Errorf("user %q: %w", name, err)
+		}
+		u.PasswordHash = hash
+		return []Event{{Kind: UserPasswordChanged, User: name}}, putJSON(b, name, u)
+	})
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	return nil
+}
+
+// fakeHash is compared against when a user does not exist, so that the time a
+// failed login takes says nothing about whether the account exists.
+var fakeHash, _ = bcrypt.GenerateFromPassword([]byte("no such user, no such password"), defaultBcryptCost)
+
+// CheckPassword returns the user if password is theirs, else ErrBadCredentials
+// (for an unknown user too, after the same work).
+func (s *Store) CheckPassword(name, password string) (User, error) {
+	u, err := s.User(name)
+	if errors.Is(err, ErrNotFound) {
+		_ = bcrypt.CompareHashAndPassword(fakeHash, []byte(password))
+		return User{}, ErrBadCredentials
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("check password: %w", err)
+	}
+	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
+		return User{}, ErrBadCredentials
+	}
+	return u, nil
+}
+
+func putJSON(b *bolt.Bucket, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return b.Put([]byte(key), data)
+}
+
+func getJSON(b *bolt.Bucket, key string, v any) error {
+	data := b.Get([]byte(key))
+	if data == nil {
+		return ErrNotFound
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
+	}
+	return nil
+}
