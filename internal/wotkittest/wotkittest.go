@@ -5,7 +5,6 @@ package wotkittest
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -101,7 +100,8 @@ func Key(t testing.TB, store *storage.Store, user string, perm storage.Permissio
 // Conn3 is a connected MQTT 3.1.1 client.
 type Conn3 struct {
 	paho3.Client
-	Lost chan error // receives once when the connection is lost
+	Lost           chan error // receives once when the connection is lost
+	SessionPresent bool       // the CONNACK's session present flag
 }
 
 // Dial3 connects an MQTT 3.1.1 client (clean session unless persistent) and
@@ -129,6 +129,7 @@ func Dial3(t testing.TB, addr, clientID, user, pass string, tweak ...func(*paho3
 	if err := tok.Error(); err != nil {
 		return nil, err
 	}
+	c.SessionPresent = tok.(*paho3.ConnectToken).SessionPresent()
 	t.Cleanup(func() { c.Disconnect(0) })
 	return c, nil
 }
@@ -208,6 +209,3 @@ func ExpectNone(t testing.TB, msgs <-chan Message, wait time.Duration) {
 	case <-time.After(wait):
 	}
 }
-
-// Drain discards anything buffered in r (used to read a closed raw connection).
-func Drain(r io.Reader) { _, _ = io.Copy(io.Discard, r) }

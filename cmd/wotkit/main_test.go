@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wotkit/wotkit/internal/wotkittest"
+	"github.com/wotkit/wotkit/storage"
+)
+
+// wotkit runs one command line and returns its stdout, failing the test on error.
+func wotkit(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, err := wotkitErr(t, stdin, args...)
+	if err != nil {
+		t.Fatalf("wotkit %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+func wotkitErr(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), wotkittest.Timeout)
+	defer cancel()
+	err := run(ctx, args, strings.NewReader(stdin), &stdout, &stderr)
+	return stdout.String(), err
+}
+
+// startInstance runs a whole wotkit on loopback ports over a fresh data directory.
+func startInstance(t *testing.T, dir string) *instance {
+	t.Helper()
+	inst, err := start(serveConfig{
+		data: dir, mqttAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", publicURL: "http://localhost:8080",
+		signup: true, connectTimeout: 10 * time.Second, maxPacketSize: 1 << 20,
+		logger: wotkittest.Logger(t), bcryptCost: bcrypt.MinCost,
+	})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wotkittest.Timeout)
+		defer cancel()
+		if err := inst.shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return inst
+}
+
+func createKey(t *testing.T, dir, user string, extra ...string) (id, pw string) {
+	t.Helper()
+	out := wotkit(t, "", append([]string{"key", "create", user, "--name", "gateway", "--json", "--data", dir}, extra...)...)
+	var kc struct {
+		KeyID       string `json:"key_id"`
+		KeyPassword string `json:"key_password"`
+	}
+	if err := json.Unmarshal([]byte(out), &kc); err != nil || kc.KeyID == "" || !strings.HasPrefix(kc.KeyPassword, "wkp_") {
+		t.Fatalf("key create --json printed %q (%v)", out, err)
+	}
+	return kc.KeyID, kc.KeyPassword
+}
+
+func TestCLI_WithoutServer(t *testing.T) {
+	dir := t.TempDir()
+	wotkit(t, "correct horse battery\n", "user", "add", "alice", "--password-stdin", "--data", dir)
+	if _, err := wotkitErr(t, "another password\n", "user", "add", "alice", "--password-stdin", "--data", dir); !errors.Is(err, storage.ErrExists) {
+		t.Errorf("adding alice twice: %v, want ErrExists", err)
+	}
+	if _, err := wotkitErr(t, "some password\n", "user", "add", "Bad/Name", "--password-stdin", "--data", dir); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("invalid name: %v, want ErrInvalid", err)
+	}
+	if _, err := wotkitErr(t, "", "user", "add", "carol", "--password-stdin", "--data", dir); !errors.Is(err, errUsage) {
+		t.Errorf("no password on stdin: %v, want a usage error", err)
+	}
+	id, _ := createKey(t, dir, "alice", "--read-only", "--description", "roof")
+	var keys []storage.Key
+	if err := json.Unmarshal([]byte(wotkit(t, "", "key", "list", "alice", "--json", "--data", dir)), &keys); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].ID != id || keys[0].Permissions != storage.ReadOnly || keys[0].Description != "roof" {
+		t.Fatalf("key list: %+v", keys)
+	}
+	if out := wotkit(t, "", "key", "list", "alice", "--data", dir); strings.Contains(out, "wkp_") {
+		t.Fatal("key list shows a password")
+	}
+	wotkit(t, "new password 123\n", "user", "passwd", "alice", "--password-stdin", "--data", dir)
+	if out := wotkit(t, "", "user", "list", "--data", dir); !strings.Contains(out, "alice") {
+		t.Fatalf("user list: %q", out)
+	}
+	wotkit(t, "", "key", "delete", id, "--data", dir)
+	if _, err := wotkitErr(t, "", "key", "delete", id, "--data", dir); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("deleting twice: %v, want ErrNotFound", err)
+	}
+}
+
+func TestCLI_EnvironmentTwin(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("WOTKIT_DATA", dir)
+	wotkit(t, "correct horse battery\n", "user", "add", "alice", "--password-stdin")
+	if out := wotkit(t, "", "user", "list", "--data", dir); !strings.Contains(out, "alice") {
+		t.Fatalf("user made with WOTKIT_DATA is not in %s: %q", dir, out)
+	}
+}
+
+// While the server holds the file, the CLI asks it over the admin socket: no
+// hang on the lock, and a key deleted from the CLI ends its live sessions.
+func TestCLI_WhileServerRuns_KeyDeletedCannotConnect(t *testing.T) {
+	dir := t.TempDir()
+	inst := startInstance(t, dir)
+	addr := inst.broker.Addr("tcp").String()
+	start := time.Now()
+	wotkit(t, "correct horse battery\n", "user", "add", "alice", "--password-stdin", "--data", dir)
+	id, pw := createKey(t, dir, "alice")
+	t.Logf("user add + key create through the running server took %v", time.Since(start))
+
+	c, _, err := wotkittest.Dial5(t, addr, &paho.Connect{ClientID: "gw", CleanStart: true, Username: id, Password: []byte(pw)})
+	if err != nil {
+		t.Fatalf("connect with the CLI's key: %v", err)
+	}
+	wotkit(t, "", "key", "delete", id, "--data", dir)
+	select {
+	case d := <-c.Disconnected:
+		if d.ReasonCode != 0x87 {
+			t.Errorf("DISCONNECT %#x, want 0x87", d.ReasonCode)
+		}
+	case <-time.After(wotkittest.Timeout):
+		t.Fatal("live session survived key delete from the CLI")
+	}
+	_, ca, err := wotkittest.Dial5(t, addr, &paho.Connect{ClientID: "gw", CleanStart: true, Username: id, Password: []byte(pw)})
+	if err == nil || ca == nil || ca.ReasonCode != 0x86 {
+		t.Fatalf("deleted key connects: connack %+v err %v", ca, err)
+	}
+}
+
+func TestServe_SecondServerOnSameDataFailsFast(t *testing.T) {
+	dir := t.TempDir()
+	startInstance(t, dir)
+	began := time.Now()
+	_, err := start(serveConfig{data: dir, mqttAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", publicURL: "http://localhost:8080", logger: wotkittest.Logger(t)})
+	if !errors.Is(err, storage.ErrLocked) {
+		t.Fatalf("second server: %v, want ErrLocked", err)
+	}
+	if !strings.Contains(err.Error(), "another wotkit serve") {
+		t.Errorf("error does not say what to do: %v", err)
+	}
+	t.Logf("second server refused after %v", time.Since(began))
+}
+
+func TestServe_ShutdownTellsClientsAndKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	inst, err := start(serveConfig{data: dir, mqttAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", publicURL: "http://localhost:8080",
+		logger: wotkittest.Logger(t), bcryptCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wotkit(t, "correct horse battery\n", "user", "add", "alice", "--password-stdin", "--data", dir)
+	id, pw := createKey(t, dir, "alice")
+	c, _, err := wotkittest.Dial5(t, inst.broker.Addr("tcp").String(), &paho.Connect{ClientID: "gw", CleanStart: true, Username: id, Password: []byte(pw)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wotkittest.Timeout)
+	defer cancel()
+	if err := inst.shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	select {
+	case d := <-c.Disconnected:
+		if d.ReasonCode != 0x8B {
+			t.Errorf("DISCONNECT %#x, want 0x8B server shutting down", d.ReasonCode)
+		}
+	case <-time.After(wotkittest.Timeout):
+		t.Fatal("client was not told of the shutdown")
+	}
+	// The file is released and holds everything that was answered.
+	var keys []storage.Key
+	if err := json.Unmarshal([]byte(wotkit(t, "", "key", "list", "alice", "--json", "--data", dir)), &keys); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].ID != id || keys[0].LastUsed.IsZero() {
+		t.Fatalf("after restart: %+v, want the key with its last use recorded", keys)
+	}
+}

@@ -1,0 +1,106 @@
+package hooks
+
+import (
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wotkit/wotkit/storage"
+)
+
+// BenchmarkACL measures one ACL decision as mochi makes it (through the hook,
+// from the client object), against mochi's allow-all hook as the floor.
+func BenchmarkACL(b *testing.B) {
+	server := mqtt.New(&mqtt.Options{})
+	sessions := newSessions(server)
+	acl := NewACL(sessions)
+	cl := server.NewClient(nil, "bench", "sensor-1", false)
+	if !sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, Credential: "K1"}) {
+		b.Fatal("admit")
+	}
+	allow := new(auth.AllowHook)
+	cases := []struct {
+		name  string
+		topic string
+		write bool
+		want  bool
+	}{
+		{"publish", "alice/weather/data", true, true},
+		{"deliver", "alice/weather/data", false, true},
+		{"subscribe-wildcard", "alice/+/data", false, true},
+		{"subscribe-shared", "$share/group/alice/#", false, true},
+		{"publish-denied", "bob1/weather/data", true, false},
+	}
+	b.Run("baseline-mochi-allow-all", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if !allow.OnACLCheck(cl, "alice/weather/data", true) {
+				b.Fatal("denied")
+			}
+		}
+	})
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if acl.OnACLCheck(cl, c.topic, c.write) != c.want {
+					b.Fatal("wrong decision")
+				}
+			}
+		})
+	}
+}
+
+// TestACLDecisionAllocatesNothing holds the hot path to zero allocations.
+func TestACLDecisionAllocatesNothing(t *testing.T) {
+	server := mqtt.New(&mqtt.Options{})
+	sessions := newSessions(server)
+	acl := NewACL(sessions)
+	cl := server.NewClient(nil, "t", "c", false)
+	sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, Credential: "K1"})
+	allocs := testing.AllocsPerRun(1000, func() {
+		acl.OnACLCheck(cl, "alice/weather/data", true)
+		acl.OnACLCheck(cl, "$share/g/alice/#", false)
+		acl.OnACLCheck(cl, "bob1/x", false)
+	})
+	if allocs != 0 {
+		t.Fatalf("ACL decision allocates %.1f times", allocs)
+	}
+}
+
+// BenchmarkConnectAuth measures the CONNECT decision for a key: the bbolt
+// read, the constant-time hash comparison, the Will and client-id checks.
+func BenchmarkConnectAuth(b *testing.B) {
+	store, err := storage.Open(filepath.Join(b.TempDir(), "wotkit.db"), storage.Options{BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = store.Close() })
+	if _, err := store.CreateUser(storage.NewUser{Name: "alice", Password: "password-alice"}); err != nil {
+		b.Fatal(err)
+	}
+	k, pw, err := store.CreateKey("alice", storage.NewKey{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	server := mqtt.New(&mqtt.Options{})
+	sessions := newSessions(server)
+	authn := NewAuthn(store, sessions, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	pk := packets.Packet{Connect: packets.ConnectParams{
+		ClientIdentifier: "sensor-1", UsernameFlag: true, Username: []byte(k.ID), PasswordFlag: true, Password: []byte(pw),
+	}}
+	cl := server.NewClient(nil, "bench", "sensor-1", false)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := authn.OnConnect(cl, pk); err != nil {
+			b.Fatal(err)
+		}
+		sessions.forget(cl)
+	}
+}

@@ -1,0 +1,168 @@
+package hooks_test
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	paho3 "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/wotkit/wotkit/internal/wotkittest"
+	"github.com/wotkit/wotkit/storage"
+)
+
+// connectMany opens n raw sessions with one key and fails the test on any refusal.
+func connectMany(t testing.TB, addr, prefix, keyID, pw string, n int) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			nc, code, err := wotkittest.RawConnect(addr, fmt.Sprintf("%s-%d", prefix, i), keyID, pw)
+			if err == nil && code != 0 {
+				err = fmt.Errorf("CONNACK %d", code)
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			conns[i] = nc
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() {
+		for _, nc := range conns {
+			_ = nc.Close()
+		}
+	})
+	return conns
+}
+
+func TestRevocation_DeletedKeyEndsEveryLiveSession(t *testing.T) {
+	w := newWorld(t)
+	const n = 200
+	b, addr := wotkittest.StartBroker(t, w.store)
+	doomedID, doomedPW := wotkittest.Key(t, w.store, "alice", storage.ReadWrite)
+	conns := connectMany(t, addr, "doomed", doomedID, doomedPW, n)
+	if got := b.LiveSessions(doomedID); got != n {
+		t.Fatalf("live sessions before: %d, want %d", got, n)
+	}
+	// An MQTT 5 session of the same key is told why.
+	v5, _, err := wotkittest.Dial5(t, addr, &paho.Connect{ClientID: "doomed-v5", CleanStart: true, Username: doomedID, Password: []byte(doomedPW)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another key of the same user is not touched.
+	keep, _, err := wotkittest.Dial5(t, addr, &paho.Connect{ClientID: "keeper", CleanStart: true, Username: w.alice, Password: []byte(w.alicePW)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subscribe5(t, keep, "alice/#")
+
+	start := time.Now()
+	if err := w.store.DeleteKey(doomedID); err != nil {
+		t.Fatal(err)
+	}
+	for i, nc := range conns {
+		if err := wotkittest.WaitClosed(nc, wotkittest.Timeout); err != nil {
+			t.Fatalf("session %d: %v", i, err)
+		}
+	}
+	t.Logf("revoked %d live sessions of one key: last seen closed %v after DeleteKey", n, time.Since(start))
+	select {
+	case d := <-v5.Disconnected:
+		if d.ReasonCode != 0x87 {
+			t.Errorf("MQTT 5 DISCONNECT reason %#x, want 0x87", d.ReasonCode)
+		}
+	case <-time.After(wotkittest.Timeout):
+		t.Error("MQTT 5 session got no DISCONNECT")
+	}
+	if got := b.LiveSessions(doomedID); got != 0 {
+		t.Errorf("live sessions after: %d", got)
+	}
+	if _, code, err := wotkittest.RawConnect(addr, "again", doomedID, doomedPW); err != nil || code != 4 {
+		t.Errorf("next CONNECT with the deleted key: code %d err %v, want 4", code, err)
+	}
+	pub, _, err := wotkittest.Dial5(t, addr, &paho.Connect{ClientID: "pub-after", CleanStart: true, Username: w.alice, Password: []byte(w.alicePW)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish5(t, pub, "alice/x", "other key still works")
+	if m := wotkittest.Expect(t, keep.Msgs); m.Payload != "other key still works" {
+		t.Fatalf("got %+v", m)
+	}
+}
+
+func TestRevocation_ResetPasswordEndsSessionsOfTheOldPassword(t *testing.T) {
+	w := newWorld(t)
+	c, err := wotkittest.Dial3(t, w.addr, "resettable", w.alice, w.alicePW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, newPW, err := w.store.ResetKeyPassword(w.alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Lost:
+	case <-time.After(wotkittest.Timeout):
+		t.Fatal("session of the old password still connected")
+	}
+	if _, err := wotkittest.Dial3(t, w.addr, "old", w.alice, w.alicePW); err == nil {
+		t.Fatal("old password still connects")
+	}
+	if _, err := wotkittest.Dial3(t, w.addr, "new", w.alice, newPW); err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+}
+
+// A persistent session's subscriptions and queued messages go with its key:
+// resuming the client id afterwards finds no session and nothing queued.
+func TestRevocation_PurgesPersistentSessionAndQueue(t *testing.T) {
+	w := newWorld(t)
+	doomedID, doomedPW := wotkittest.Key(t, w.store, "alice", storage.ReadWrite)
+	persistent := func(o *paho3.ClientOptions) { o.SetCleanSession(false) }
+	c, err := wotkittest.Dial3(t, w.addr, "gateway", doomedID, doomedPW, persistent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok := c.Subscribe("alice/cmd", 1, nil); !tok.WaitTimeout(wotkittest.Timeout) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	c.Disconnect(0)
+	// Queue a message for the offline session.
+	pub := w.dial5(t, "pub", w.alice, w.alicePW)
+	publish5(t, pub, "alice/cmd", "queued while offline")
+
+	if err := w.store.DeleteKey(doomedID); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan wotkittest.Message, 4)
+	k2, pw2 := wotkittest.Key(t, w.store, "alice", storage.ReadWrite)
+	c2, err := wotkittest.Dial3(t, w.addr, "gateway", k2, pw2, persistent, func(o *paho3.ClientOptions) {
+		o.SetDefaultPublishHandler(func(_ paho3.Client, m paho3.Message) {
+			got <- wotkittest.Message{Topic: m.Topic(), Payload: string(m.Payload())}
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.SessionPresent {
+		t.Fatal("the revoked key's persistent session was resumed")
+	}
+	// Anything queued would be resent before the server reads our SUBSCRIBE,
+	// so the marker arriving first proves nothing queued is coming.
+	c2.Subscribe("alice/marker", 1, nil).WaitTimeout(wotkittest.Timeout)
+	publish5(t, pub, "alice/marker", "marker")
+	if m := wotkittest.Expect(t, got); m.Payload != "marker" {
+		t.Fatalf("got %+v: a message queued for the revoked key was delivered", m)
+	}
+}
