@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
 	paho3 "github.com/eclipse/paho.mqtt.golang"
 	paho3packets "github.com/eclipse/paho.mqtt.golang/packets"
-	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/wotkit/wotkit/internal/wotkittest"
 	"github.com/wotkit/wotkit/storage"
@@ -17,9 +17,9 @@ import (
 
 // world is a broker with users alice and bob (one read-write key each) and an admin.
 type world struct {
-	store                 *storage.Store
-	addr                  string
-	alice, bob, root      string // key ids
+	store                  *storage.Store
+	addr                   string
+	alice, bob, root       string // key ids
 	alicePW, bobPW, rootPW string
 }
 

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	paho3 "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.golang/paho"
+	paho3 "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/wotkit/wotkit/internal/wotkittest"
 	"github.com/wotkit/wotkit/storage"
