@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // SchemaVersion is the layout of the file this build writes.
@@ -45,6 +46,9 @@ type Options struct {
 type Store struct {
 	db         *bolt.DB
 	bcryptCost int
+	// fakeHash is compared against when a user does not exist, so that the
+	// time a failed login takes says nothing about whether the account exists.
+	fakeHash []byte
 
 	watchMu  sync.RWMutex
 	watchers map[int]func(Event)
@@ -79,9 +83,15 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	fakeHash, err := bcrypt.GenerateFromPassword([]byte("no such user, no such password"), opts.BcryptCost)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store: bcrypt cost %d: %w", opts.BcryptCost, err)
+	}
 	s := &Store{
 		db:         db,
 		bcryptCost: opts.BcryptCost,
+		fakeHash:   fakeHash,
 		watchers:   map[int]func(Event){},
 		touched:    map[string]touch{},
 		stop:       make(chan struct{}),

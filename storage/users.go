@@ -138,16 +138,12 @@ func (s *Store) SetPassword(name, password string) error {
 	return nil
 }
 
-// fakeHash is compared against when a user does not exist, so that the time a
-// failed login takes says nothing about whether the account exists.
-var fakeHash, _ = bcrypt.GenerateFromPassword([]byte("no such user, no such password"), defaultBcryptCost)
-
 // CheckPassword returns the user if password is theirs, else ErrBadCredentials
 // (for an unknown user too, after the same work).
 func (s *Store) CheckPassword(name, password string) (User, error) {
 	u, err := s.User(name)
 	if errors.Is(err, ErrNotFound) {
-		_ = bcrypt.CompareHashAndPassword(fakeHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(s.fakeHash, []byte(password))
 		return User{}, ErrBadCredentials
 	}
 	if err != nil {

@@ -1,0 +1,262 @@
+package storage_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wotkit/wotkit/storage"
+)
+
+func open(t *testing.T, path string) *storage.Store {
+	t.Helper()
+	s, err := storage.Open(path, storage.Options{BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return s
+}
+
+func closeStore(t *testing.T, s *storage.Store) {
+	t.Helper()
+	if err := s.Check(); err != nil {
+		t.Errorf("consistency: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+}
+
+func TestOpen_FileHeldByAnotherOpenerFailsFast(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wotkit.db")
+	s := open(t, path)
+	defer closeStore(t, s)
+	start := time.Now()
+	_, err := storage.Open(path, storage.Options{LockTimeout: 200 * time.Millisecond})
+	if !errors.Is(err, storage.ErrLocked) {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error does not name the file: %v", err)
+	}
+	t.Logf("refused after %v", time.Since(start))
+}
+
+func TestOpen_SchemaVersionWrittenAndNewerRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wotkit.db")
+	closeStore(t, open(t, path))
+
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket([]byte("meta"))
+		if v := meta.Get([]byte("schema")); binary.BigEndian.Uint64(v) != storage.SchemaVersion {
+			t.Errorf("schema version on disk %v, want %d", v, storage.SchemaVersion)
+		}
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], storage.SchemaVersion+1)
+		return meta.Put([]byte("schema"), b[:])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := storage.Open(path, storage.Options{}); !errors.Is(err, storage.ErrSchemaTooNew) {
+		t.Fatalf("open newer file: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestKeys_SecretStoredOnlyAsHashAndOnDiskBeforeShown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wotkit.db")
+	s := open(t, path)
+	if _, err := s.CreateUser(storage.NewUser{Name: "alice", Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	k, pw, err := s.CreateKey("alice", storage.NewKey{Name: "roof"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(pw, storage.PrefixKeyPassword) || len(pw) < len(storage.PrefixKeyPassword)+43 {
+		t.Fatalf("key password %q: want prefix and 256 bits", pw)
+	}
+	// Read the file while the store is still open: the secret was committed.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(data, []byte(pw)) || bytes.Contains(data, []byte("correct horse battery")) {
+		t.Fatal("a secret is stored in clear")
+	}
+	if !bytes.Contains(data, []byte(k.ID)) {
+		t.Fatal("the key is not on disk when CreateKey returns")
+	}
+	closeStore(t, s)
+}
+
+func TestKeys_Authenticate(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "wotkit.db"))
+	defer closeStore(t, s)
+	if _, err := s.CreateUser(storage.NewUser{Name: "alice", Password: "correct horse battery", AdminIfFirst: true}); err != nil {
+		t.Fatal(err)
+	}
+	k, pw, err := s.CreateKey("alice", storage.NewKey{Name: "roof", Permissions: storage.ReadOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, owner, err := s.AuthenticateKey(k.ID, pw)
+	if err != nil || got.ID != k.ID || got.Permissions != storage.ReadOnly || owner.Name != "alice" || !owner.Admin {
+		t.Fatalf("good credentials: %+v %+v %v", got, owner, err)
+	}
+	for name, c := range map[string][2]string{
+		"wrong password": {k.ID, pw + "x"},
+		"unknown id":     {"KAAAAAAAAAAAAAAAAAAAAAAAA", pw},
+		"empty":          {"", ""},
+	} {
+		if _, _, err := s.AuthenticateKey(c[0], c[1]); !errors.Is(err, storage.ErrBadCredentials) {
+			t.Errorf("%s: %v, want ErrBadCredentials", name, err)
+		}
+	}
+	k2, pw2, err := s.ResetKeyPassword(k.ID)
+	if err != nil || k2.ID != k.ID || pw2 == pw {
+		t.Fatalf("reset: %+v %v", k2, err)
+	}
+	if _, _, err := s.AuthenticateKey(k.ID, pw); !errors.Is(err, storage.ErrBadCredentials) {
+		t.Error("old password still valid after reset")
+	}
+	if _, _, err := s.AuthenticateKey(k.ID, pw2); err != nil {
+		t.Errorf("new password: %v", err)
+	}
+}
+
+func TestKeys_BadInputLosesNothing(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "wotkit.db"))
+	defer closeStore(t, s)
+	if _, err := s.CreateUser(storage.NewUser{Name: "alice", Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		owner string
+		nk    storage.NewKey
+		want  error
+	}{
+		"no name":          {"alice", storage.NewKey{}, storage.ErrInvalid},
+		"long name":        {"alice", storage.NewKey{Name: strings.Repeat("n", 65)}, storage.ErrInvalid},
+		"long description": {"alice", storage.NewKey{Name: "n", Description: strings.Repeat("d", 1025)}, storage.ErrInvalid},
+		"bad utf-8":        {"alice", storage.NewKey{Name: "\xff"}, storage.ErrInvalid},
+		"no such owner":    {"nobody", storage.NewKey{Name: "n"}, storage.ErrNotFound},
+	}
+	for name, c := range cases {
+		if _, _, err := s.CreateKey(c.owner, c.nk); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+	if keys, err := s.KeysOf("alice"); err != nil || len(keys) != 0 {
+		t.Fatalf("after refusals: %d keys, %v", len(keys), err)
+	}
+	if _, err := storage.ParsePermission("admin"); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("ParsePermission(admin): %v", err)
+	}
+	if err := s.DeleteKey("KNOPE"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("delete unknown: %v", err)
+	}
+}
+
+func TestUsers_NamesAndPasswords(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "wotkit.db"))
+	defer closeStore(t, s)
+	for _, bad := range []string{"al", "Alice", "1alice", "al/ice", "al+ce", "al#ce", "$alice", strings.Repeat("a", 33), ""} {
+		if _, err := s.CreateUser(storage.NewUser{Name: bad, Password: "correct horse battery"}); !errors.Is(err, storage.ErrInvalid) {
+			t.Errorf("user name %q: %v, want ErrInvalid", bad, err)
+		}
+	}
+	if _, err := s.CreateUser(storage.NewUser{Name: "alice", Password: "short"}); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("short password: %v", err)
+	}
+	first, err := s.CreateUser(storage.NewUser{Name: "alice", Password: "correct horse battery", AdminIfFirst: true})
+	if err != nil || !first.Admin {
+		t.Fatalf("first user with AdminIfFirst: %+v %v", first, err)
+	}
+	second, err := s.CreateUser(storage.NewUser{Name: "bob_1", Password: "correct horse battery", AdminIfFirst: true})
+	if err != nil || second.Admin {
+		t.Fatalf("second user with AdminIfFirst: %+v %v", second, err)
+	}
+	if _, err := s.CreateUser(storage.NewUser{Name: "alice", Password: "another password"}); !errors.Is(err, storage.ErrExists) {
+		t.Errorf("taken name: %v", err)
+	}
+	if _, err := s.CheckPassword("alice", "correct horse battery"); err != nil {
+		t.Errorf("right password: %v", err)
+	}
+	for _, c := range [][2]string{{"alice", "wrong password"}, {"nobody", "correct horse battery"}} {
+		if _, err := s.CheckPassword(c[0], c[1]); !errors.Is(err, storage.ErrBadCredentials) {
+			t.Errorf("CheckPassword(%q): %v, want ErrBadCredentials", c[0], err)
+		}
+	}
+	if err := s.SetPassword("alice", "a new password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CheckPassword("alice", "correct horse battery"); !errors.Is(err, storage.ErrBadCredentials) {
+		t.Error("old password still works")
+	}
+}
+
+func TestEvents_PublishedAfterCommit(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "wotkit.db"))
+	defer closeStore(t, s)
+	if _, err := s.CreateUser(storage.NewUser{Name: "alice", Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	k, _, err := s.CreateKey("alice", storage.NewKey{Name: "roof"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []storage.Event
+	cancel := s.Watch(func(e storage.Event) {
+		// The change is visible to a reader when the event arrives.
+		if _, err := s.Key(e.KeyID); e.Kind == storage.KeyRevoked && !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("event before commit: key still readable (%v)", err)
+		}
+		seen = append(seen, e)
+	})
+	if err := s.DeleteKey(k.ID); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := s.SetPassword("alice", "another password"); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || seen[0] != (storage.Event{Kind: storage.KeyRevoked, User: "alice", KeyID: k.ID}) {
+		t.Fatalf("events %+v", seen)
+	}
+}
+
+func TestKeys_LastUseWrittenAtClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wotkit.db")
+	s := open(t, path)
+	if _, err := s.CreateUser(storage.NewUser{Name: "alice", Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	k, _, err := s.CreateKey("alice", storage.NewKey{Name: "roof"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.TouchKey(k.ID, "192.0.2.7:5000")
+	closeStore(t, s)
+	s = open(t, path)
+	defer closeStore(t, s)
+	got, err := s.Key(k.ID)
+	if err != nil || got.LastUsed.IsZero() || got.LastAddr != "192.0.2.7:5000" {
+		t.Fatalf("after reopen: %+v %v", got, err)
+	}
+}
