@@ -138,7 +138,7 @@ func (b *Broker) Addr(listener string) net.Addr { return b.addrs[listener] }
 func (b *Broker) Server() *mqtt.Server { return b.server }
 
 // LiveSessions returns how many live sessions use a key.
-func (b *Broker) LiveSessions(keyID string) int { return b.sessions.Count(keyID) }
+func (b *Broker) LiveSessions(keyID string) int { return b.sessions.KeySessions(keyID) }
 
 // Shutdown tells every connected client that the server is going away
 // (MQTT 5: DISCONNECT 0x8B), then closes listeners and connections. It

@@ -21,7 +21,7 @@ func BenchmarkACL(b *testing.B) {
 	sessions := newSessions(server)
 	acl := NewACL(sessions)
 	cl := server.NewClient(nil, "bench", "sensor-1", false)
-	if !sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, Credential: "K1"}) {
+	if !sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}}) {
 		b.Fatal("admit")
 	}
 	allow := new(auth.AllowHook)
@@ -63,7 +63,7 @@ func TestACLDecisionAllocatesNothing(t *testing.T) {
 	sessions := newSessions(server)
 	acl := NewACL(sessions)
 	cl := server.NewClient(nil, "t", "c", false)
-	sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, Credential: "K1"})
+	sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}})
 	allocs := testing.AllocsPerRun(1000, func() {
 		acl.OnACLCheck(cl, "alice/weather/data", true)
 		acl.OnACLCheck(cl, "$share/g/alice/#", false)
@@ -91,7 +91,8 @@ func BenchmarkConnectAuth(b *testing.B) {
 	}
 	server := mqtt.New(&mqtt.Options{})
 	sessions := newSessions(server)
-	authn := NewAuthn(store, sessions, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	authn := NewAuthn(store, sessions, NewRevoker(sessions, log), log)
 	pk := packets.Packet{Connect: packets.ConnectParams{
 		ClientIdentifier: "sensor-1", UsernameFlag: true, Username: []byte(k.ID), PasswordFlag: true, Password: []byte(pw),
 	}}

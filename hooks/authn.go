@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -15,7 +16,9 @@ import (
 // Credentials is the part of storage that authentication needs.
 type Credentials interface {
 	AuthenticateKey(id, password string) (storage.Key, storage.User, error)
+	AuthenticateToken(token string) (storage.AccessToken, error)
 	TouchKey(id, addr string)
+	TouchGrant(user, clientID string)
 }
 
 // Authn authenticates every CONNECT and admits it only when the credential is
@@ -25,14 +28,15 @@ type Authn struct {
 	mqtt.HookBase
 	creds    Credentials
 	sessions *Sessions
+	revoker  *Revoker
 	log      *slog.Logger
 }
 
 var _ mqtt.Hook = (*Authn)(nil)
 
-// NewAuthn returns the authentication hook.
-func NewAuthn(creds Credentials, sessions *Sessions, log *slog.Logger) *Authn {
-	return &Authn{creds: creds, sessions: sessions, log: log}
+// NewAuthn returns the authentication hook; revoker ends sessions whose token expires.
+func NewAuthn(creds Credentials, sessions *Sessions, revoker *Revoker, log *slog.Logger) *Authn {
+	return &Authn{creds: creds, sessions: sessions, revoker: revoker, log: log}
 }
 
 // ID identifies the hook to mochi.
@@ -59,6 +63,8 @@ func (r *refusal) Error() string { return "connect refused: " + r.reason }
 
 var (
 	refuseCredentials = &refusal{packets.ErrBadUsernameOrPassword, 4, "bad user name or password"}
+	refuseExpired     = &refusal{packets.ErrBadUsernameOrPassword, 4, "token expired"}
+	refuseToken       = &refusal{packets.ErrBadUsernameOrPassword, 4, "token invalid or revoked"}
 	refuseWill        = &refusal{packets.ErrNotAuthorized, 5, "will topic not allowed"}
 	refuseClientID    = &refusal{packets.ErrClientIdentifierNotValid, 2, "client identifier in use by another user"}
 )
@@ -93,19 +99,13 @@ func (a *Authn) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
 	gen := a.sessions.revocations.Load()
 	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
-	if user == "" || pass == "" {
-		return refuseCredentials
+	authenticate := a.key
+	if strings.HasPrefix(pass, storage.PrefixAccessToken) {
+		authenticate = a.token
 	}
-	key, owner, err := a.creds.AuthenticateKey(user, pass)
-	if err != nil {
-		if !errors.Is(err, storage.ErrBadCredentials) {
-			a.log.Error("authenticate key", "key", user, "error", err)
-		}
-		return refuseCredentials
-	}
-	g := &Grant{
-		User: key.Owner, Admin: owner.Admin, Kind: ByKey, Credential: key.ID,
-		Read: true, Write: key.Permissions == storage.ReadWrite,
+	g, r := authenticate(user, pass)
+	if r != nil {
+		return r
 	}
 	if pk.Connect.WillFlag && !g.CanPublish(pk.Connect.WillTopic) {
 		return refuseWill
@@ -120,13 +120,61 @@ func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
 	// A revocation that committed after the check above but before admit
 	// could not see this session: check again whenever one happened meanwhile.
 	if a.sessions.revocations.Load() != gen {
-		if _, _, err := a.creds.AuthenticateKey(user, pass); err != nil {
+		if _, r := authenticate(user, pass); r != nil {
 			a.sessions.forget(cl)
-			return refuseCredentials
+			return r
 		}
 	}
-	a.creds.TouchKey(key.ID, cl.Net.Remote)
+	if g.Kind == ByToken {
+		a.creds.TouchGrant(g.User, g.ClientID)
+		if !g.Expires.IsZero() {
+			g.expiry = time.AfterFunc(time.Until(g.Expires), func() { a.revoker.Revoke(tokenCredential(g.ID)) })
+		}
+	} else {
+		a.creds.TouchKey(g.ID, cl.Net.Remote)
+	}
 	return nil
+}
+
+// key authenticates a key id and key password.
+func (a *Authn) key(user, pass string) (*Grant, *refusal) {
+	if user == "" || pass == "" {
+		return nil, refuseCredentials
+	}
+	key, owner, err := a.creds.AuthenticateKey(user, pass)
+	if err != nil {
+		if !errors.Is(err, storage.ErrBadCredentials) {
+			a.log.Error("authenticate key", "key", user, "error", err)
+		}
+		return nil, refuseCredentials
+	}
+	return &Grant{
+		User: key.Owner, Admin: owner.Admin, Kind: ByKey, ID: key.ID,
+		Read: true, Write: key.Permissions == storage.ReadWrite,
+		creds: []string{keyCredential(key.ID)},
+	}, nil
+}
+
+// token authenticates an OAuth2 access token; the user name, when given, must
+// be the client id of the application the token was issued to.
+func (a *Authn) token(user, pass string) (*Grant, *refusal) {
+	at, err := a.creds.AuthenticateToken(pass)
+	switch {
+	case errors.Is(err, storage.ErrTokenExpired):
+		return nil, refuseExpired
+	case errors.Is(err, storage.ErrBadCredentials):
+		return nil, refuseToken
+	case err != nil:
+		a.log.Error("authenticate token", "error", err)
+		return nil, refuseCredentials
+	case user != "" && user != at.ClientID:
+		return nil, refuseCredentials
+	}
+	return &Grant{
+		User: at.User, Kind: ByToken, ID: at.ID, ClientID: at.ClientID, Expires: at.Expires,
+		Read: at.Scope.Has(storage.ScopeRead), Write: at.Scope.Has(storage.ScopeWrite),
+		creds: []string{tokenCredential(at.ID), grantCredential(at.User, at.ClientID), appCredential(at.ClientID)},
+	}, nil
 }
 
 // OnConnectAuthenticate admits only clients that OnConnect admitted and that

@@ -3,6 +3,7 @@ package hooks
 import (
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // CredentialKind says how a session authenticated.
@@ -11,16 +12,31 @@ type CredentialKind uint8
 const (
 	// ByKey sessions authenticated with a key id and key password.
 	ByKey CredentialKind = iota + 1
+	// ByToken sessions authenticated with an OAuth2 access token.
+	ByToken
 )
+
+// Credential names under which sessions are found for revocation.
+func keyCredential(keyID string) string          { return "key:" + keyID }
+func tokenCredential(tokenID string) string      { return "token:" + tokenID }
+func appCredential(clientID string) string       { return "app:" + clientID }
+func grantCredential(user, client string) string { return "grant:" + user + "\x00" + client }
 
 // Grant is what one MQTT session may do, decided at CONNECT.
 type Grant struct {
-	User       string         // the user the session acts for; the first level of their topics
-	Admin      bool           // admin users' credentials reach every topic, $SYS included
-	Read       bool           // may subscribe and receive
-	Write      bool           // may publish
-	Kind       CredentialKind // how the session authenticated
-	Credential string         // the key id (or token id) the session used
+	User     string         // the user the session acts for; the first level of their topics
+	Admin    bool           // admin users' credentials reach every topic, $SYS included
+	Read     bool           // may subscribe and receive
+	Write    bool           // may publish
+	Kind     CredentialKind // how the session authenticated
+	ID       string         // the key id or token id the session used
+	ClientID string         // the application a token was issued to
+	Expires  time.Time      // when the token expires; zero for keys
+
+	// creds are the credential names that revoke this session.
+	creds []string
+	// expiry ends the session when its token expires; nil for keys.
+	expiry *time.Timer
 
 	revoked atomic.Bool
 }

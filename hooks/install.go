@@ -20,12 +20,13 @@ type Store interface {
 // a function that stops the subscription.
 func Install(server *mqtt.Server, store Store, log *slog.Logger) (*Sessions, func(), error) {
 	sessions := newSessions(server)
-	if err := server.AddHook(NewAuthn(store, sessions, log), nil); err != nil {
+	revoker := NewRevoker(sessions, log)
+	if err := server.AddHook(NewAuthn(store, sessions, revoker, log), nil); err != nil {
 		return nil, nil, fmt.Errorf("add authn hook: %w", err)
 	}
 	if err := server.AddHook(NewACL(sessions), nil); err != nil {
 		return nil, nil, fmt.Errorf("add acl hook: %w", err)
 	}
-	cancel := store.Watch(NewRevoker(sessions, log).HandleEvent)
+	cancel := store.Watch(revoker.HandleEvent)
 	return sessions, cancel, nil
 }

@@ -32,12 +32,21 @@ func NewRevoker(sessions *Sessions, log *slog.Logger) *Revoker {
 
 // HandleEvent acts on a storage event; register it with storage.Store.Watch.
 func (r *Revoker) HandleEvent(e storage.Event) {
-	if e.Kind == storage.KeyRevoked {
-		r.Revoke(e.KeyID)
+	switch e.Kind {
+	case storage.KeyRevoked:
+		r.Revoke(keyCredential(e.KeyID))
+	case storage.GrantRevoked:
+		r.Revoke(grantCredential(e.User, e.ClientID))
+	case storage.AppDeleted:
+		r.Revoke(appCredential(e.ClientID))
+	case storage.TokensRevoked:
+		for _, id := range e.TokenIDs {
+			r.Revoke(tokenCredential(id))
+		}
 	}
 }
 
-// Revoke ends every session that used credential and returns how many it ended.
+// Revoke ends every session found under a credential name and returns how many it ended.
 func (r *Revoker) Revoke(credential string) int {
 	start := time.Now()
 	r.sessions.revocations.Add(1)

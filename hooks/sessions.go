@@ -48,8 +48,11 @@ func (s *Sessions) grant(cl *mqtt.Client) *Grant {
 	return v.(*Grant)
 }
 
-// Count returns how many sessions (live or persistent) use a credential.
-func (s *Sessions) Count(credential string) int {
+// KeySessions returns how many live sessions use a key.
+func (s *Sessions) KeySessions(keyID string) int { return s.count(keyCredential(keyID)) }
+
+// count returns how many live sessions a credential name has.
+func (s *Sessions) count(credential string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -79,12 +82,14 @@ func (s *Sessions) admit(cl *mqtt.Client, g *Grant) bool {
 		s.claims[cl.ID] = c
 	}
 	c.clients = append(c.clients, cl)
-	set := s.byCred[g.Credential]
-	if set == nil {
-		set = map[*mqtt.Client]struct{}{}
-		s.byCred[g.Credential] = set
+	for _, cred := range g.creds {
+		set := s.byCred[cred]
+		if set == nil {
+			set = map[*mqtt.Client]struct{}{}
+			s.byCred[cred] = set
+		}
+		set[cl] = struct{}{}
 	}
-	set[cl] = struct{}{}
 	s.grants.Store(cl, g)
 	return true
 }
@@ -105,10 +110,15 @@ func (s *Sessions) forget(cl *mqtt.Client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ok {
-		cred := v.(*Grant).Credential
-		delete(s.byCred[cred], cl)
-		if len(s.byCred[cred]) == 0 {
-			delete(s.byCred, cred)
+		g := v.(*Grant)
+		if g.expiry != nil {
+			g.expiry.Stop()
+		}
+		for _, cred := range g.creds {
+			delete(s.byCred[cred], cl)
+			if len(s.byCred[cred]) == 0 {
+				delete(s.byCred, cred)
+			}
 		}
 	}
 	if c := s.claims[cl.ID]; c != nil {
@@ -119,7 +129,7 @@ func (s *Sessions) forget(cl *mqtt.Client) {
 	}
 }
 
-// take removes and returns every client of a credential.
+// take removes and returns every client of a credential name.
 func (s *Sessions) take(credential string) []*mqtt.Client {
 	s.mu.Lock()
 	set := s.byCred[credential]

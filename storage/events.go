@@ -8,13 +8,21 @@ const (
 	KeyRevoked EventKind = iota + 1
 	// UserPasswordChanged: a user's own password changed; their web sessions may need to end.
 	UserPasswordChanged
+	// GrantRevoked: a user revoked an application's grant; its tokens for that user are gone.
+	GrantRevoked
+	// AppDeleted: an application was deleted with all its grants and tokens.
+	AppDeleted
+	// TokensRevoked: access tokens were revoked (RFC 7009, or a replayed code or refresh token).
+	TokensRevoked
 )
 
 // Event is a committed change that live sessions must act on.
 type Event struct {
 	Kind  EventKind
 	User  string // the user the change belongs to
-	KeyID string // for KeyRevoked
+	KeyID    string   // for KeyRevoked
+	ClientID string   // for GrantRevoked and AppDeleted
+	TokenIDs []string // for TokensRevoked
 }
 
 // Watch registers fn to be called, in the writer's goroutine, with every event

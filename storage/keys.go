@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -177,9 +176,6 @@ func (s *Store) DeleteKey(id string) error {
 	if err != nil {
 		return fmt.Errorf("delete key: %w", err)
 	}
-	s.touchMu.Lock()
-	delete(s.touched, id)
-	s.touchMu.Unlock()
 	return nil
 }
 
@@ -239,11 +235,4 @@ func (s *Store) AuthenticateKey(id, password string) (Key, User, error) {
 
 func ownerIndex(owner, id string) []byte {
 	return []byte(owner + "\x00" + id)
-}
-
-// decodeKey is used by the last-use writer.
-func decodeKey(data []byte) (keyRecord, error) {
-	var rec keyRecord
-	err := json.Unmarshal(data, &rec)
-	return rec, err
 }

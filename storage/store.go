@@ -25,7 +25,13 @@ var (
 	bucketKeys        = []byte("keys")
 	bucketKeysByOwner = []byte("keys_by_owner")
 	bucketWebSessions = []byte("web_sessions")
-	allBuckets        = [][]byte{bucketMeta, bucketUsers, bucketKeys, bucketKeysByOwner, bucketWebSessions}
+	bucketApps        = []byte("apps")
+	bucketGrants      = []byte("grants")
+	bucketCodes       = []byte("oauth_codes")
+	bucketTokens      = []byte("oauth_tokens")       // token id -> record
+	bucketTokenIndex  = []byte("oauth_token_index")  // 'a' or 'r' + SHA-256 of the token -> token id
+	allBuckets        = [][]byte{bucketMeta, bucketUsers, bucketKeys, bucketKeysByOwner, bucketWebSessions,
+		bucketApps, bucketGrants, bucketCodes, bucketTokens, bucketTokenIndex}
 
 	metaSchema = []byte("schema")
 )
@@ -55,7 +61,7 @@ type Store struct {
 	nextW    int
 
 	touchMu sync.Mutex
-	touched map[string]touch // key id -> last use not yet written
+	touched map[string]touch // touchKey/touchGrant + id -> last use not yet written
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -97,7 +103,7 @@ func Open(path string, opts Options) (*Store, error) {
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
-	go s.touchLoop()
+	go s.maintain()
 	return s, nil
 }
 

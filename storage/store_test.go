@@ -236,7 +236,7 @@ func TestEvents_PublishedAfterCommit(t *testing.T) {
 	if err := s.SetPassword("alice", "another password"); err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) != 1 || seen[0] != (storage.Event{Kind: storage.KeyRevoked, User: "alice", KeyID: k.ID}) {
+	if len(seen) != 1 || seen[0].Kind != storage.KeyRevoked || seen[0].User != "alice" || seen[0].KeyID != k.ID {
 		t.Fatalf("events %+v", seen)
 	}
 }

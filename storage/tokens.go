@@ -1,0 +1,301 @@
+package storage
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Errors of the token records.
+var (
+	// ErrTokenExpired is returned for a token or code past its lifetime.
+	ErrTokenExpired = errors.New("token expired")
+	// ErrReplayed is returned for an authorization code or refresh token used
+	// a second time; everything issued from it has been revoked.
+	ErrReplayed = errors.New("already used")
+)
+
+// tokenRecord is an access token and its refresh token, stored by hashes.
+// A family is everything issued from one authorization code, through every
+// refresh: a replayed code or refresh token revokes the whole family.
+type tokenRecord struct {
+	ID               string        `json:"id"`
+	ClientID         string        `json:"client_id"`
+	UserID           string        `json:"user_id"`
+	Scope            string        `json:"scope"`
+	RedirectURI      string        `json:"redirect_uri"`
+	Family           string        `json:"family"`
+	AccessHash       [32]byte      `json:"access_hash"`
+	AccessCreateAt   time.Time     `json:"access_create_at"`
+	AccessExpiresIn  time.Duration `json:"access_expires_in"`
+	AccessRevoked    bool          `json:"access_revoked"`
+	RefreshHash      [32]byte      `json:"refresh_hash"`
+	HasRefresh       bool          `json:"has_refresh"`
+	RefreshCreateAt  time.Time     `json:"refresh_create_at"`
+	RefreshExpiresIn time.Duration `json:"refresh_expires_in"`
+	RefreshUsed      bool          `json:"refresh_used"`
+}
+
+func (r *tokenRecord) accessExpiry() time.Time { return r.AccessCreateAt.Add(r.AccessExpiresIn) }
+
+func (r *tokenRecord) refreshExpiry() time.Time {
+	if r.RefreshExpiresIn == 0 {
+		return time.Time{} // never
+	}
+	return r.RefreshCreateAt.Add(r.RefreshExpiresIn)
+}
+
+// accessLive reports whether the access token still works at now.
+func (r *tokenRecord) accessLive(now time.Time) bool {
+	return !r.AccessRevoked && (r.AccessExpiresIn == 0 || now.Before(r.accessExpiry()))
+}
+
+// refreshLive reports whether the refresh token can still be used at now.
+func (r *tokenRecord) refreshLive(now time.Time) bool {
+	exp := r.refreshExpiry()
+	return r.HasRefresh && !r.RefreshUsed && (exp.IsZero() || now.Before(exp))
+}
+
+// codeRecord is an authorization code, stored by hash, kept after use until
+// it expires so that a replay is recognised.
+type codeRecord struct {
+	ClientID        string        `json:"client_id"`
+	UserID          string        `json:"user_id"`
+	Scope           string        `json:"scope"`
+	RedirectURI     string        `json:"redirect_uri"`
+	Challenge       string        `json:"challenge"`
+	ChallengeMethod string        `json:"challenge_method"`
+	Family          string        `json:"family"`
+	CreateAt        time.Time     `json:"create_at"`
+	ExpiresIn       time.Duration `json:"expires_in"`
+	AccessExpiresIn time.Duration `json:"access_expires_in"`
+	Used            bool          `json:"used"`
+}
+
+func indexKey(kind byte, token string) []byte {
+	h := HashSecret(token)
+	return append([]byte{kind}, h[:]...)
+}
+
+// recordByToken finds the record of an access ('a') or refresh ('r') token.
+func recordByToken(tx *bolt.Tx, kind byte, token string) (*tokenRecord, error) {
+	id := tx.Bucket(bucketTokenIndex).Get(indexKey(kind, token))
+	if id == nil {
+		return nil, ErrNotFound
+	}
+	var r tokenRecord
+	if err := getJSON(tx.Bucket(bucketTokens), string(id), &r); err != nil {
+		return nil, fmt.Errorf("token record: %w", err)
+	}
+	return &r, nil
+}
+
+func putToken(tx *bolt.Tx, r *tokenRecord) error {
+	return putJSON(tx.Bucket(bucketTokens), r.ID, r)
+}
+
+// deleteTokens deletes the token records for which match is true, with
+// their index entries, and returns their ids.
+func deleteTokens(tx *bolt.Tx, match func(*tokenRecord) bool) error {
+	_, err := deleteTokenIDs(tx, match)
+	return err
+}
+
+func deleteTokenIDs(tx *bolt.Tx, match func(*tokenRecord) bool) ([]string, error) {
+	b, idx := tx.Bucket(bucketTokens), tx.Bucket(bucketTokenIndex)
+	var doomed []*tokenRecord
+	err := b.ForEach(func(_, v []byte) error {
+		var r tokenRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode token record: %w", err)
+		}
+		if match(&r) {
+			doomed = append(doomed, &r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(doomed))
+	for _, r := range doomed {
+		if err := b.Delete([]byte(r.ID)); err != nil {
+			return nil, err
+		}
+		if err := idx.Delete(append([]byte{'a'}, r.AccessHash[:]...)); err != nil {
+			return nil, err
+		}
+		if r.HasRefresh {
+			if err := idx.Delete(append([]byte{'r'}, r.RefreshHash[:]...)); err != nil {
+				return nil, err
+			}
+		}
+		ids = append(ids, r.ID)
+	}
+	return ids, nil
+}
+
+// revokeFamily deletes every token issued from one authorization code.
+func revokeFamily(tx *bolt.Tx, family string) ([]Event, error) {
+	ids, err := deleteTokenIDs(tx, func(r *tokenRecord) bool { return r.Family == family })
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	return []Event{{Kind: TokensRevoked, TokenIDs: ids}}, nil
+}
+
+// AccessToken is what a valid access token lets its bearer do.
+type AccessToken struct {
+	ID       string    // public id of the token, for sessions and logs
+	User     string    // the user who granted it
+	ClientID string    // the application it was issued to
+	Scope    Scope     // what it may do
+	Expires  time.Time // zero: never
+}
+
+// AuthenticateToken returns what an access token grants, ErrTokenExpired
+// for an expired one, or ErrBadCredentials for one that does not exist.
+func (s *Store) AuthenticateToken(token string) (AccessToken, error) {
+	var r *tokenRecord
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		r, err = recordByToken(tx, 'a', token)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return AccessToken{}, ErrBadCredentials
+	}
+	if err != nil {
+		return AccessToken{}, fmt.Errorf("authenticate token: %w", err)
+	}
+	if r.AccessRevoked {
+		return AccessToken{}, ErrBadCredentials
+	}
+	if !r.accessLive(time.Now()) {
+		return AccessToken{}, ErrTokenExpired
+	}
+	scope, err := ParseScope(r.Scope)
+	if err != nil {
+		return AccessToken{}, fmt.Errorf("authenticate token: stored scope: %w", err)
+	}
+	at := AccessToken{ID: r.ID, User: r.UserID, ClientID: r.ClientID, Scope: scope}
+	if r.AccessExpiresIn != 0 {
+		at.Expires = r.accessExpiry()
+	}
+	return at, nil
+}
+
+// TokenInfo describes a token for introspection (RFC 7662).
+type TokenInfo struct {
+	Active    bool
+	Kind      string // "access_token" or "refresh_token"
+	ID        string
+	ClientID  string
+	User      string
+	Scope     string
+	IssuedAt  time.Time
+	ExpiresAt time.Time // zero: never
+}
+
+// IntrospectToken describes an access or refresh token; an unknown, expired
+// or revoked one is inactive.
+func (s *Store) IntrospectToken(token string) (TokenInfo, error) {
+	var info TokenInfo
+	now := time.Now()
+	err := s.view(func(tx *bolt.Tx) error {
+		if r, err := recordByToken(tx, 'a', token); err == nil {
+			info = TokenInfo{Active: r.accessLive(now), Kind: "access_token", ID: r.ID, ClientID: r.ClientID,
+				User: r.UserID, Scope: r.Scope, IssuedAt: r.AccessCreateAt}
+			if r.AccessExpiresIn != 0 {
+				info.ExpiresAt = r.accessExpiry()
+			}
+			return nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if r, err := recordByToken(tx, 'r', token); err == nil {
+			info = TokenInfo{Active: r.refreshLive(now), Kind: "refresh_token", ID: r.ID, ClientID: r.ClientID,
+				User: r.UserID, Scope: r.Scope, IssuedAt: r.RefreshCreateAt, ExpiresAt: r.refreshExpiry()}
+			return nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return TokenInfo{}, fmt.Errorf("introspect token: %w", err)
+	}
+	return info, nil
+}
+
+// RevokeToken revokes an access or refresh token issued to clientID (RFC
+// 7009). Revoking a refresh token revokes its whole family. An unknown token,
+// or one of another client, is not an error and changes nothing (RFC 7009
+// section 2.2).
+func (s *Store) RevokeToken(clientID, token string) error {
+	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
+		if r, err := recordByToken(tx, 'a', token); err == nil {
+			if r.ClientID != clientID || r.AccessRevoked {
+				return nil, nil
+			}
+			r.AccessRevoked = true
+			return []Event{{Kind: TokensRevoked, TokenIDs: []string{r.ID}}}, putToken(tx, r)
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		if r, err := recordByToken(tx, 'r', token); err == nil {
+			if r.ClientID != clientID {
+				return nil, nil
+			}
+			return revokeFamily(tx, r.Family)
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	return nil
+}
+
+// Sweep deletes authorization codes and token records that can no longer be
+// used at now, and returns how many it deleted.
+func (s *Store) Sweep(now time.Time) (int, error) {
+	n := 0
+	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
+		codes := tx.Bucket(bucketCodes)
+		var doomed [][]byte
+		err := codes.ForEach(func(k, v []byte) error {
+			var c codeRecord
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("decode code: %w", err)
+			}
+			if !now.Before(c.CreateAt.Add(c.ExpiresIn)) {
+				doomed = append(doomed, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range doomed {
+			if err := codes.Delete(k); err != nil {
+				return nil, err
+			}
+		}
+		ids, err := deleteTokenIDs(tx, func(r *tokenRecord) bool {
+			refreshDead := !r.HasRefresh || (r.RefreshExpiresIn != 0 && !now.Before(r.refreshExpiry()))
+			return !r.accessLive(now) && refreshDead
+		})
+		n = len(doomed) + len(ids)
+		return nil, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sweep: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,224 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// PrefixWebSession marks a web session token, the value of the portal's session cookie.
+const PrefixWebSession = "wkc_"
+
+// Web session lifetimes.
+const (
+	// WebSessionIdle is how long a web session lives unused.
+	WebSessionIdle = 7 * 24 * time.Hour
+	// WebSessionMaxAge bounds a web session's life however often it is used.
+	WebSessionMaxAge = 30 * 24 * time.Hour
+	// webSessionRefresh is how stale an expiry may grow before a lookup pushes it
+	// forward, so that browsing is not one disk write per page.
+	webSessionRefresh = time.Hour
+)
+
+// WebSession is a signed-in browser. Its token is never kept, only its hash.
+type WebSession struct {
+	User    string    `json:"user"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+}
+
+// Records of the web_sessions bucket: 's' + hash -> WebSession, and the index
+// 'u' + user + 0x00 + hash -> nil, to find a user's sessions.
+func webSessionKey(hash [32]byte) []byte { return append([]byte{'s'}, hash[:]...) }
+
+func webSessionIndex(user string, hash []byte) []byte {
+	k := append([]byte{'u'}, user...)
+	k = append(k, 0)
+	return append(k, hash...)
+}
+
+// CreateWebSession signs user in and returns the session's token, shown only
+// to the browser (as a cookie).
+func (s *Store) CreateWebSession(user string) (string, WebSession, error) {
+	token := NewSecret(PrefixWebSession)
+	hash := HashSecret(token)
+	now := time.Now().UTC()
+	ws := WebSession{User: user, Created: now, Expires: now.Add(WebSessionIdle)}
+	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
+		if tx.Bucket(bucketUsers).Get([]byte(user)) == nil {
+			return nil, fmt.Errorf("user %q: %w", user, ErrNotFound)
+		}
+		b := tx.Bucket(bucketWebSessions)
+		data, err := json.Marshal(ws)
+		if err != nil {
+			return nil, fmt.Errorf("encode web session: %w", err)
+		}
+		if err := b.Put(webSessionKey(hash), data); err != nil {
+			return nil, err
+		}
+		return nil, b.Put(webSessionIndex(user, hash[:]), nil)
+	})
+	if err != nil {
+		return "", WebSession{}, fmt.Errorf("create web session: %w", err)
+	}
+	return token, ws, nil
+}
+
+// WebSession returns the live session with the given token, else ErrNotFound
+// (an expired session is removed). A lookup extends the idle expiry, at most
+// once per webSessionRefresh and never past WebSessionMaxAge.
+func (s *Store) WebSession(token string) (WebSession, error) {
+	hash := HashSecret(token)
+	var ws WebSession
+	err := s.view(func(tx *bolt.Tx) error {
+		return getWebSession(tx.Bucket(bucketWebSessions), hash, &ws)
+	})
+	if err != nil {
+		return WebSession{}, fmt.Errorf("web session: %w", err)
+	}
+	now := time.Now().UTC()
+	if !now.Before(ws.Expires) {
+		if err := s.deleteWebSession(hash); err != nil {
+			return WebSession{}, fmt.Errorf("web session: remove expired: %w", err)
+		}
+		return WebSession{}, fmt.Errorf("web session expired: %w", ErrNotFound)
+	}
+	next := now.Add(WebSessionIdle)
+	if limit := ws.Created.Add(WebSessionMaxAge); next.After(limit) {
+		next = limit
+	}
+	if next.Sub(ws.Expires) < webSessionRefresh {
+		return ws, nil
+	}
+	err = s.update(func(tx *bolt.Tx) ([]Event, error) {
+		b := tx.Bucket(bucketWebSessions)
+		var cur WebSession
+		if err := getWebSession(b, hash, &cur); err != nil {
+			return nil, err // ended meanwhile
+		}
+		cur.Expires = next
+		ws = cur
+		data, err := json.Marshal(cur)
+		if err != nil {
+			return nil, fmt.Errorf("encode web session: %w", err)
+		}
+		return nil, b.Put(webSessionKey(hash), data)
+	})
+	if err != nil {
+		return WebSession{}, fmt.Errorf("web session: extend: %w", err)
+	}
+	return ws, nil
+}
+
+// DeleteWebSession signs the session with the given token out. Deleting a
+// session that does not exist is not an error.
+func (s *Store) DeleteWebSession(token string) error {
+	if err := s.deleteWebSession(HashSecret(token)); err != nil {
+		return fmt.Errorf("delete web session: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) deleteWebSession(hash [32]byte) error {
+	return s.update(func(tx *bolt.Tx) ([]Event, error) {
+		b := tx.Bucket(bucketWebSessions)
+		var ws WebSession
+		err := getWebSession(b, hash, &ws)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := b.Delete(webSessionKey(hash)); err != nil {
+			return nil, err
+		}
+		return nil, b.Delete(webSessionIndex(ws.User, hash[:]))
+	})
+}
+
+// DeleteWebSessionsOf signs user out everywhere except in the session whose
+// token is keep (empty keeps none), and returns how many sessions ended.
+func (s *Store) DeleteWebSessionsOf(user, keep string) (int, error) {
+	keepHash := HashSecret(keep)
+	n := 0
+	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
+		b := tx.Bucket(bucketWebSessions)
+		prefix := webSessionIndex(user, nil)
+		var ended [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			hash := k[len(prefix):]
+			if keep != "" && bytes.Equal(hash, keepHash[:]) {
+				continue
+			}
+			ended = append(ended, bytes.Clone(k))
+		}
+		for _, k := range ended {
+			var hash [32]byte
+			copy(hash[:], k[len(prefix):])
+			if err := b.Delete(webSessionKey(hash)); err != nil {
+				return nil, err
+			}
+			if err := b.Delete(k); err != nil {
+				return nil, err
+			}
+		}
+		n = len(ended)
+		return nil, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete web sessions of %q: %w", user, err)
+	}
+	return n, nil
+}
+
+// PurgeWebSessions removes every expired web session and returns how many.
+func (s *Store) PurgeWebSessions() (int, error) {
+	now := time.Now().UTC()
+	n := 0
+	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
+		b := tx.Bucket(bucketWebSessions)
+		var expired [][]byte // index keys
+		c := b.Cursor()
+		for k, v := c.Seek([]byte{'s'}); k != nil && k[0] == 's'; k, v = c.Next() {
+			var ws WebSession
+			if err := json.Unmarshal(v, &ws); err != nil {
+				return nil, fmt.Errorf("decode web session: %w", err)
+			}
+			if !now.Before(ws.Expires) {
+				expired = append(expired, webSessionIndex(ws.User, k[1:]))
+			}
+		}
+		for _, idx := range expired {
+			hash := idx[len(idx)-32:]
+			if err := b.Delete(append([]byte{'s'}, hash...)); err != nil {
+				return nil, err
+			}
+			if err := b.Delete(idx); err != nil {
+				return nil, err
+			}
+		}
+		n = len(expired)
+		return nil, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge web sessions: %w", err)
+	}
+	return n, nil
+}
+
+func getWebSession(b *bolt.Bucket, hash [32]byte, ws *WebSession) error {
+	data := b.Get(webSessionKey(hash))
+	if data == nil {
+		return ErrNotFound
+	}
+	if err := json.Unmarshal(data, ws); err != nil {
+		return fmt.Errorf("decode web session: %w", err)
+	}
+	return nil
+}
