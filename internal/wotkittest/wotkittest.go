@@ -13,6 +13,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	paho3 "github.com/eclipse/paho.mqtt.golang"
+	"github.com/go-oauth2/oauth2/v4/models"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wotkit/wotkit/broker"
@@ -208,4 +209,35 @@ func ExpectNone(t testing.TB, msgs <-chan Message, wait time.Duration) {
 		t.Fatalf("unexpected message on %s: %q", m.Topic, m.Payload)
 	case <-time.After(wait):
 	}
+}
+
+// App registers a confidential application owned by owner and returns its client id.
+func App(t testing.TB, store *storage.Store, owner string, redirectURIs ...string) string {
+	t.Helper()
+	if len(redirectURIs) == 0 {
+		redirectURIs = []string{"http://127.0.0.1/callback"}
+	}
+	app, _, err := store.CreateApp(owner, storage.NewApp{Name: "test app", RedirectURIs: redirectURIs})
+	if err != nil {
+		t.Fatalf("create app: %v", err)
+	}
+	return app.ClientID
+}
+
+// Token grants clientID scope for user and stores an access token with the
+// given lifetime, through the same go-oauth2 TokenStore the token endpoint uses.
+func Token(t testing.TB, store *storage.Store, user, clientID string, scope storage.Scope, lifetime time.Duration) string {
+	t.Helper()
+	if _, err := store.SaveGrant(user, clientID, scope); err != nil {
+		t.Fatalf("save grant: %v", err)
+	}
+	access := storage.NewSecret(storage.PrefixAccessToken)
+	err := store.OAuthTokens().Create(context.Background(), &models.Token{
+		ClientID: clientID, UserID: user, Scope: scope.String(),
+		Access: access, AccessCreateAt: time.Now(), AccessExpiresIn: lifetime,
+	})
+	if err != nil {
+		t.Fatalf("create token: %v", err)
+	}
+	return access
 }
