@@ -1,0 +1,108 @@
+package oauthweb
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wotkit/wotkit/storage"
+)
+
+// apiKey is a key as the API shows it; KeyPassword only in the answer to POST.
+type apiKey struct {
+	KeyID       string     `json:"key_id"`
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Permissions string     `json:"permissions"`
+	Created     time.Time  `json:"created"`
+	LastUsed    *time.Time `json:"last_used"`
+	KeyPassword string     `json:"key_password,omitempty"`
+}
+
+func toAPIKey(k storage.Key) apiKey {
+	a := apiKey{KeyID: k.ID, Name: k.Name, Description: k.Description,
+		Permissions: k.Permissions.String(), Created: k.Created}
+	if !k.LastUsed.IsZero() {
+		t := k.LastUsed
+		a.LastUsed = &t
+	}
+	return a
+}
+
+// newKeyRequest is the body of POST /api/v1/keys.
+type newKeyRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Permissions string `json:"permissions"`
+}
+
+func (p *Portal) apiListKeys(c echo.Context) error {
+	keys, err := p.store.KeysOf(principalOf(c).User.Name)
+	if err != nil {
+		return internalError(err)
+	}
+	out := make([]apiKey, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, toAPIKey(k))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (p *Portal) apiCreateKey(c echo.Context) error {
+	var req newKeyRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	perm, err := storage.ParsePermission(req.Permissions)
+	if err != nil {
+		return newError(http.StatusBadRequest, "bad permissions", reason(err))
+	}
+	user := principalOf(c).User.Name
+	k, pw, err := p.store.CreateKey(user, storage.NewKey{Name: req.Name, Description: req.Description, Permissions: perm})
+	if errors.Is(err, storage.ErrInvalid) {
+		return newError(http.StatusBadRequest, "bad key", reason(err))
+	}
+	if err != nil {
+		return internalError(err)
+	}
+	p.log.Info("key created", "user", user, "key", k.ID, "via", "api")
+	out := toAPIKey(k)
+	out.KeyPassword = pw
+	c.Response().Header().Set("Location", "/api/v1/keys/"+k.ID)
+	return c.JSON(http.StatusCreated, out)
+}
+
+// apiOwnKey returns the key in the path if it belongs to the caller; another
+// user's key is 404, as if it did not exist.
+func (p *Portal) apiOwnKey(c echo.Context) (storage.Key, error) {
+	k, err := p.store.Key(c.Param("id"))
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && k.Owner != principalOf(c).User.Name) {
+		return storage.Key{}, newError(http.StatusNotFound, "no such key", "no key with id "+c.Param("id")+" belongs to you")
+	}
+	if err != nil {
+		return storage.Key{}, internalError(err)
+	}
+	return k, nil
+}
+
+func (p *Portal) apiGetKey(c echo.Context) error {
+	k, err := p.apiOwnKey(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAPIKey(k))
+}
+
+func (p *Portal) apiDeleteKey(c echo.Context) error {
+	k, err := p.apiOwnKey(c)
+	if err != nil {
+		return err
+	}
+	if err := p.store.DeleteKey(k.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return internalError(err)
+	}
+	p.log.Info("key deleted", "user", k.Owner, "key", k.ID, "via", "api")
+	return c.NoContent(http.StatusNoContent)
+}

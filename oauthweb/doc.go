@@ -1,0 +1,20 @@
+// Package oauthweb is wotkit's web face: the server-rendered portal (sign up,
+// log in, keys) and the JSON HTTP API under /api/v1, on one echo instance.
+//
+// What it promises:
+//   - every response, errors and static files included, carries the security
+//     headers (CSP with frame-ancestors 'none', X-Frame-Options, Referrer-Policy,
+//     X-Content-Type-Options);
+//   - every state-changing form carries a CSRF token bound to the browser's
+//     session (or, before login, to a pre-session cookie); a POST without the
+//     right one is refused with 403;
+//   - web sessions live server-side in the store, behind an HttpOnly,
+//     SameSite=Lax cookie that holds only a random token;
+//   - password logins (form and API) are throttled per account and per address,
+//     with growing refusals answered 429 and Retry-After, in bounded memory;
+//   - a secret (key password) is shown once, in the body of the answer to the
+//     POST that made it, never in a URL, a log or a cacheable page.
+//
+// The package changes keys only through storage; storage tells the broker, so
+// this package never imports the broker or its hooks.
+package oauthweb

@@ -1,0 +1,154 @@
+package oauthweb
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wotkit/wotkit/storage"
+)
+
+// accountForm is what the sign-up and login pages show.
+type accountForm struct {
+	Username string
+	Next     string
+	Error    string
+}
+
+func (p *Portal) home(c echo.Context) error {
+	if sessionOf(c) != nil {
+		return c.Redirect(http.StatusSeeOther, "/keys")
+	}
+	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+func (p *Portal) signupClosed() error {
+	return newError(http.StatusForbidden,
+		"Sign-up is closed on this server. Ask its administrator for an account.")
+}
+
+func (p *Portal) signupPage(c echo.Context) error {
+	if !p.cfg.Signup {
+		return p.signupClosed()
+	}
+	p.preSession(c)
+	return p.render(c, http.StatusOK, "signup", accountForm{})
+}
+
+func (p *Portal) signup(c echo.Context) error {
+	if !p.cfg.Signup {
+		return p.signupClosed()
+	}
+	if err := p.checkPreCSRF(c); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(c.FormValue("username"))
+	form := accountForm{Username: name}
+	fail := func(status int, msg string) error {
+		form.Error = msg
+		return p.render(c, status, "signup", form)
+	}
+	if !storage.ValidUserName(name) {
+		return fail(http.StatusBadRequest, "A user name has 4 to 32 characters: lower-case letters, digits, '-' and '_', starting with a letter.")
+	}
+	if err := storage.ValidatePassword(c.FormValue("password")); err != nil {
+		return fail(http.StatusBadRequest, "The password "+reason(err)+".")
+	}
+	u, err := p.store.CreateUser(storage.NewUser{Name: name, Password: c.FormValue("password"), AdminIfFirst: true})
+	if errors.Is(err, storage.ErrExists) {
+		return fail(http.StatusConflict, "That user name is taken.")
+	}
+	if err != nil {
+		return internalError(err)
+	}
+	p.log.Info("user signed up", "user", u.Name, "admin", u.Admin, "addr", c.RealIP())
+	if err := p.startSession(c, u.Name); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/keys")
+}
+
+func (p *Portal) loginPage(c echo.Context) error {
+	p.preSession(c)
+	return p.render(c, http.StatusOK, "login", accountForm{Next: safeNext(c.QueryParam("next"))})
+}
+
+func (p *Portal) login(c echo.Context) error {
+	if err := p.checkPreCSRF(c); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(c.FormValue("username"))
+	form := accountForm{Username: name, Next: safeNext(c.FormValue("next"))}
+	addr, account := c.RealIP(), throttleAccount(name)
+	if wait := p.throttle.wait(account, addr); wait > 0 {
+		c.Response().Header().Set("Retry-After", retryAfter(wait))
+		form.Error = fmt.Sprintf("Too many failed logins. Try again in %s.", waitText(wait))
+		return p.render(c, http.StatusTooManyRequests, "login", form)
+	}
+	u, err := p.store.CheckPassword(name, c.FormValue("password"))
+	if errors.Is(err, storage.ErrBadCredentials) {
+		p.throttle.fail(account, addr)
+		p.log.Info("login failed", "user", account, "addr", addr)
+		form.Error = "Wrong user name or password."
+		return p.render(c, http.StatusOK, "login", form)
+	}
+	if err != nil {
+		return internalError(err)
+	}
+	p.throttle.succeed(account)
+	if err := p.startSession(c, u.Name); err != nil {
+		return err
+	}
+	p.log.Info("user logged in", "user", u.Name, "addr", addr)
+	if form.Next != "" {
+		return c.Redirect(http.StatusSeeOther, form.Next)
+	}
+	return c.Redirect(http.StatusSeeOther, "/keys")
+}
+
+func (p *Portal) logoutPage(c echo.Context) error {
+	if sessionOf(c) == nil {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	return p.render(c, http.StatusOK, "logout", nil)
+}
+
+func (p *Portal) logout(c echo.Context) error {
+	s := sessionOf(c)
+	if err := p.store.DeleteWebSession(s.token); err != nil {
+		return internalError(err)
+	}
+	c.SetCookie(p.cookie(sessionCookie, "", -1))
+	p.log.Info("user logged out", "user", s.user.Name)
+	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// retryAfter is a Retry-After value: whole seconds, rounded up.
+func retryAfter(d time.Duration) string {
+	return fmt.Sprint(int64((d + time.Second - 1) / time.Second))
+}
+
+// waitText says how long d is, rounded up, for people.
+func waitText(d time.Duration) string {
+	secs := int64((d + time.Second - 1) / time.Second)
+	switch {
+	case secs <= 1:
+		return "1 second"
+	case secs < 120:
+		return fmt.Sprintf("%d seconds", secs)
+	}
+	return fmt.Sprintf("%d minutes", (secs+59)/60)
+}
+
+// reason returns what an ErrInvalid error says is wrong, without its context.
+func reason(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, storage.ErrInvalid.Error()+": "); i >= 0 {
+		return msg[i+len(storage.ErrInvalid.Error())+2:]
+	}
+	return msg
+}

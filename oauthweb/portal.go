@@ -1,0 +1,144 @@
+package oauthweb
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wotkit/wotkit/storage"
+)
+
+// DefaultPublicURL is the base URL used when Config.PublicURL is empty.
+const DefaultPublicURL = "http://localhost:8080"
+
+// Config configures the web portal and HTTP API.
+type Config struct {
+	Store        *storage.Store
+	PublicURL    string                 // e.g. "http://localhost:8080"; used for links and the mosquitto_pub line's host
+	MQTTAddr     string                 // host:port shown in the ready mosquitto_pub line (default port 1883)
+	Signup       bool                   // open sign-up (default on in the CLI)
+	SecureCookie bool                   // true under TLS
+	LiveSessions func(keyID string) int // live MQTT sessions of a key, for the key view; nil shows nothing
+	Logger       *slog.Logger           // default slog.Default()
+}
+
+// Validate reports what is wrong with the configuration, defaults applied.
+func (c Config) Validate() error {
+	if c.Store == nil {
+		return errors.New("oauthweb: Config.Store is nil")
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return fmt.Errorf("oauthweb: public URL %q must be an absolute http or https URL", c.PublicURL)
+	}
+	if c.MQTTAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MQTTAddr); err != nil {
+			return fmt.Errorf("oauthweb: MQTT address %q: %w", c.MQTTAddr, err)
+		}
+	}
+	return nil
+}
+
+// Portal is the web portal and HTTP API; it implements http.Handler.
+type Portal struct {
+	cfg      Config
+	store    *storage.Store
+	log      *slog.Logger
+	e        *echo.Echo
+	pages    map[string]*template.Template
+	throttle *throttle
+	purge    purgeClock
+	// mqttHost and mqttPort are shown in the mosquitto_pub line.
+	mqttHost, mqttPort string
+}
+
+var _ http.Handler = (*Portal)(nil)
+
+// New returns the portal as an http.Handler (an echo instance inside).
+func New(cfg Config) (*Portal, error) {
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = DefaultPublicURL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, fmt.Errorf("oauthweb: %w", err)
+	}
+	p := &Portal{
+		cfg:      cfg,
+		store:    cfg.Store,
+		log:      cfg.Logger,
+		pages:    pages,
+		throttle: newThrottle(defaultThrottleConfig),
+	}
+	p.mqttHost, p.mqttPort = mqttEndpoint(cfg.PublicURL, cfg.MQTTAddr)
+	p.e = p.routes()
+	return p, nil
+}
+
+// ServeHTTP serves the portal and the API.
+func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.e.ServeHTTP(w, r) }
+
+func (p *Portal) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = p.handleError
+	e.Pre(securityHeaders, limitBody)
+
+	// Routes take their middleware one by one: an echo group with middleware
+	// would also claim every unknown path below it, and a 404 must stay a 404.
+	e.GET("/static/*", serveStatic)
+	anon := []echo.MiddlewareFunc{p.loadSession}
+	in := []echo.MiddlewareFunc{p.loadSession, p.requireLogin}
+	e.GET("/", p.home, anon...)
+	e.GET("/signup", p.signupPage, anon...)
+	e.POST("/signup", p.signup, anon...)
+	e.GET("/login", p.loginPage, anon...)
+	e.POST("/login", p.login, anon...)
+	e.GET("/logout", p.logoutPage, anon...)
+	e.POST("/logout", p.logout, in...)
+	e.GET("/account/password", p.passwordPage, in...)
+	e.POST("/account/password", p.changePassword, in...)
+	e.GET("/keys", p.keysPage, in...)
+	e.GET("/keys/new", p.newKeyPage, in...)
+	e.POST("/keys", p.createKey, in...)
+	e.GET("/keys/:id", p.keyPage, in...)
+	e.GET("/keys/:id/reset-password", p.resetKeyPage, in...)
+	e.POST("/keys/:id/reset-password", p.resetKey, in...)
+	e.GET("/keys/:id/delete", p.deleteKeyPage, in...)
+	e.POST("/keys/:id/delete", p.deleteKey, in...)
+
+	api := []echo.MiddlewareFunc{p.authenticateAPI}
+	own := []echo.MiddlewareFunc{p.authenticateAPI, requireOwnPassword}
+	e.GET("/api/v1/me", p.apiMe, api...)
+	e.GET("/api/v1/keys", p.apiListKeys, own...)
+	e.POST("/api/v1/keys", p.apiCreateKey, own...)
+	e.GET("/api/v1/keys/:id", p.apiGetKey, own...)
+	e.DELETE("/api/v1/keys/:id", p.apiDeleteKey, own...)
+	return e
+}
+
+// mqttEndpoint picks the host (from the public URL) and port (from the MQTT
+// listener) that devices should connect to.
+func mqttEndpoint(publicURL, mqttAddr string) (host, port string) {
+	host, port = "localhost", "1883"
+	if u, err := url.Parse(publicURL); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	if _, p, err := net.SplitHostPort(mqttAddr); err == nil && p != "" {
+		port = p
+	}
+	return host, port
+}
