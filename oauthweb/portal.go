@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -25,6 +27,7 @@ type Config struct {
 	Signup       bool                   // open sign-up (default on in the CLI)
 	SecureCookie bool                   // true under TLS
 	LiveSessions func(keyID string) int // live MQTT sessions of a key, for the key view; nil shows nothing
+	TokenTTL     time.Duration          // access token lifetime (default DefaultTokenTTL, 43200 s)
 	Logger       *slog.Logger           // default slog.Default()
 }
 
@@ -54,6 +57,7 @@ type Portal struct {
 	pages    map[string]*template.Template
 	throttle *throttle
 	purge    purgeClock
+	oauth    *oauthServer
 	// mqttHost and mqttPort are shown in the mosquitto_pub line.
 	mqttHost, mqttPort string
 }
@@ -82,6 +86,10 @@ func New(cfg Config) (*Portal, error) {
 		pages:    pages,
 		throttle: newThrottle(defaultThrottleConfig),
 	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
+	p.oauth = newOAuthServer(cfg.Store, strings.TrimSuffix(cfg.PublicURL, "/"), cfg.TokenTTL, cfg.Logger.With("component", "oauth"))
 	p.mqttHost, p.mqttPort = mqttEndpoint(cfg.PublicURL, cfg.MQTTAddr)
 	p.e = p.routes()
 	return p, nil
@@ -127,6 +135,7 @@ func (p *Portal) routes() *echo.Echo {
 	e.POST("/api/v1/keys", p.apiCreateKey, own...)
 	e.GET("/api/v1/keys/:id", p.apiGetKey, own...)
 	e.DELETE("/api/v1/keys/:id", p.apiDeleteKey, own...)
+	p.oauthRoutes(e)
 	return e
 }
 

@@ -14,6 +14,7 @@ const (
 	PrefixClientSecret = "wks_"
 	PrefixAccessToken  = "wka_"
 	PrefixRefreshToken = "wkr_"
+	PrefixAuthCode     = "wkc_"
 )
 
 // secretBytes is the entropy of every secret wotkit makes: 256 bits.

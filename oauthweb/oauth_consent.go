@@ -1,0 +1,78 @@
+package oauthweb
+
+import (
+	"sync"
+	"time"
+
+	"github.com/wotkit/wotkit/storage"
+)
+
+// consentTTL is how long a consent page stays answerable.
+const consentTTL = 10 * time.Minute
+
+// maxPendingConsents bounds the memory that unanswered consent pages hold.
+const maxPendingConsents = 10000
+
+// authRequest is a validated authorization request.
+type authRequest struct {
+	App         storage.App
+	RedirectURI string // where to send the answer
+	GivenURI    bool   // the request named redirect_uri (the token request must repeat it)
+	Scope       storage.Scope
+	State       string
+	Challenge   string // S256 code challenge, or empty
+}
+
+// pendingConsent is an authorization request waiting for its user's answer,
+// kept on the server so that the consent form carries only its id.
+type pendingConsent struct {
+	req     authRequest
+	user    string
+	session string // hash of the web session that saw the page
+	expires time.Time
+}
+
+// pendingConsents holds consent requests by id; each is answered once.
+type pendingConsents struct {
+	mu      sync.Mutex
+	pending map[string]*pendingConsent
+}
+
+func newPendingConsents() *pendingConsents {
+	return &pendingConsents{pending: map[string]*pendingConsent{}}
+}
+
+// add stores a request and returns its id, dropping expired ones first and
+// refusing when too many are waiting.
+func (p *pendingConsents) add(pc *pendingConsent) (string, bool) {
+	id := storage.NewSecret("")
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pending) >= maxPendingConsents {
+		for k, v := range p.pending {
+			if now.After(v.expires) {
+				delete(p.pending, k)
+			}
+		}
+		if len(p.pending) >= maxPendingConsents {
+			return "", false
+		}
+	}
+	pc.expires = now.Add(consentTTL)
+	p.pending[id] = pc
+	return id, true
+}
+
+// take removes and returns the request with id if it is live and belongs to
+// the session that asks.
+func (p *pendingConsents) take(id, user, session string) (*pendingConsent, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pc, ok := p.pending[id]
+	if !ok || pc.user != user || pc.session != session {
+		return nil, false
+	}
+	delete(p.pending, id)
+	return pc, time.Now().Before(pc.expires)
+}

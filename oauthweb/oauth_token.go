@@ -1,0 +1,116 @@
+package oauthweb
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/go-oauth2/oauth2/v4"
+	"github.com/labstack/echo/v4"
+
+	"github.com/wotkit/wotkit/storage"
+)
+
+// tokenResponse is RFC 6749 section 5.1's answer.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+// token handles POST /api/oauth/token: the authorization_code and
+// refresh_token grants, for an authenticated client.
+func (p *Portal) token(c echo.Context) error {
+	o := p.oauth
+	if e := formOnly(c, "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "client_id", "client_secret"); e != nil {
+		return writeOAuthError(c, e)
+	}
+	app, e := o.requireClient(c)
+	if e != nil {
+		return writeOAuthError(c, e)
+	}
+	ctx := c.Request().Context()
+	var ti oauth2.TokenInfo
+	var err error
+	switch gt := c.FormValue("grant_type"); gt {
+	case "authorization_code":
+		if c.FormValue("code") == "" {
+			return writeOAuthError(c, errInvalidRequest("code is required"))
+		}
+		ti, err = o.mgr.GenerateAccessToken(ctx, oauth2.AuthorizationCode, &oauth2.TokenGenerateRequest{
+			ClientID: app.ClientID, ClientSecret: clientSecret(c), Code: c.FormValue("code"),
+			RedirectURI: c.FormValue("redirect_uri"), CodeVerifier: c.FormValue("code_verifier"), Request: c.Request(),
+		})
+	case "refresh_token":
+		scope, e := o.refreshScope(app, c.FormValue("refresh_token"), c.FormValue("scope"))
+		if e != nil {
+			return writeOAuthError(c, e)
+		}
+		ti, err = o.mgr.RefreshAccessToken(ctx, &oauth2.TokenGenerateRequest{
+			ClientID: app.ClientID, ClientSecret: clientSecret(c), Refresh: c.FormValue("refresh_token"),
+			Scope: scope, Request: c.Request(),
+		})
+	case "":
+		return writeOAuthError(c, errInvalidRequest("grant_type is required"))
+	default:
+		return writeOAuthError(c, &oauthError{"unsupported_grant_type", "grant_type must be authorization_code or refresh_token", http.StatusBadRequest})
+	}
+	if err != nil {
+		if ge := grantError(err); ge != nil {
+			p.log.Info("oauth token refused", "client_id", app.ClientID, "error", ge.Name, "reason", err)
+			return writeOAuthError(c, ge)
+		}
+		return o.internalOAuthError(c, err)
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	return c.JSON(http.StatusOK, tokenResponse{
+		AccessToken: ti.GetAccess(), TokenType: "bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second),
+		RefreshToken: ti.GetRefresh(), Scope: ti.GetScope(),
+	})
+}
+
+// clientSecret is the secret the client authenticated with, for go-oauth2's
+// own check (it verifies in constant time through the store).
+func clientSecret(c echo.Context) string {
+	if _, secret, ok := c.Request().BasicAuth(); ok {
+		s, _ := urlUnescape(secret)
+		return s
+	}
+	return c.FormValue("client_secret")
+}
+
+// urlUnescape decodes a Basic credential part (RFC 6749 section 2.3.1).
+func urlUnescape(s string) (string, error) { return url.QueryUnescape(s) }
+
+// refreshScope checks a refresh request before the token is consumed: the
+// refresh token must belong to the authenticated client (go-oauth2 does not
+// check), and a requested scope may narrow the original but never widen it
+// (RFC 6749 section 6). It returns the scope to issue.
+func (o *oauthServer) refreshScope(app storage.App, refresh, requested string) (string, *oauthError) {
+	if refresh == "" {
+		return "", errInvalidRequest("refresh_token is required")
+	}
+	info, err := o.store.IntrospectToken(refresh)
+	if err != nil {
+		return "", &oauthError{"server_error", "the server could not complete the request", http.StatusInternalServerError}
+	}
+	if info.Kind != "refresh_token" || info.ClientID != app.ClientID {
+		return "", errInvalidGrant("the refresh token is unknown, expired, revoked, or was issued to another client")
+	}
+	if requested == "" {
+		return info.Scope, nil
+	}
+	original, err1 := storage.ParseScope(info.Scope)
+	want, err2 := storage.ParseScope(requested)
+	if err1 != nil || err2 != nil {
+		return "", errInvalidScope("scope must be read, write or all")
+	}
+	if !original.Has(want) {
+		return "", errInvalidScope("a refresh may not widen the scope granted (" + original.String() + ")")
+	}
+	return want.String(), nil
+}
