@@ -10,13 +10,16 @@ import (
 
 // Request carries the arguments of every operation; each uses the fields it needs.
 type Request struct {
-	User        string `json:"user,omitempty"`
-	Password    string `json:"password,omitempty"`
-	Admin       bool   `json:"admin,omitempty"`
-	Name        string `json:"name,omitempty"`
-	Description string `json:"description,omitempty"`
-	Permissions string `json:"permissions,omitempty"`
-	KeyID       string `json:"key_id,omitempty"`
+	User        string   `json:"user,omitempty"`
+	Password    string   `json:"password,omitempty"`
+	Admin       bool     `json:"admin,omitempty"`
+	Name        string   `json:"name,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Permissions string   `json:"permissions,omitempty"`
+	KeyID       string   `json:"key_id,omitempty"`
+	ClientID    string   `json:"client_id,omitempty"`
+	RedirectURI []string `json:"redirect_uris,omitempty"`
+	Public      bool     `json:"public,omitempty"`
 }
 
 // UserInfo is a user as the command line shows it.
@@ -30,6 +33,12 @@ type UserInfo struct {
 type KeyCreated struct {
 	KeyID       string `json:"key_id"`
 	KeyPassword string `json:"key_password"`
+}
+
+// AppCreated is the answer to app.create: the only time the secret is shown.
+type AppCreated struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 // Caller runs an operation by name: Local on the file, Client over the socket.
@@ -47,7 +56,12 @@ var operations = map[string]operation{
 		return userInfo(u), err
 	},
 	"user.passwd": func(s *storage.Store, r Request) (any, error) {
-		return nil, s.SetPassword(r.User, r.Password)
+		if err := s.SetPassword(r.User, r.Password); err != nil {
+			return nil, err
+		}
+		// A new password ends every web session signed in with the old one.
+		_, err := s.DeleteWebSessionsOf(r.User, "")
+		return nil, err
 	},
 	"user.list": func(s *storage.Store, _ Request) (any, error) {
 		users, err := s.Users()
@@ -73,6 +87,16 @@ var operations = map[string]operation{
 	},
 	"key.delete": func(s *storage.Store, r Request) (any, error) {
 		return nil, s.DeleteKey(r.KeyID)
+	},
+	"app.create": func(s *storage.Store, r Request) (any, error) {
+		app, secret, err := s.CreateApp(r.User, storage.NewApp{Name: r.Name, Description: r.Description, RedirectURIs: r.RedirectURI, Public: r.Public})
+		return AppCreated{ClientID: app.ClientID, ClientSecret: secret}, err
+	},
+	"app.list": func(s *storage.Store, _ Request) (any, error) {
+		return s.Apps()
+	},
+	"app.delete": func(s *storage.Store, r Request) (any, error) {
+		return nil, s.DeleteApp(r.ClientID)
 	},
 }
 

@@ -54,7 +54,8 @@ type Store struct {
 	bcryptCost int
 	// fakeHash is compared against when a user does not exist, so that the
 	// time a failed login takes says nothing about whether the account exists.
-	fakeHash []byte
+	// It is made on first need, at the store's cost.
+	fakeHash func() []byte
 
 	watchMu  sync.RWMutex
 	watchers map[int]func(Event)
@@ -89,11 +90,14 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	fakeHash, err := bcrypt.GenerateFromPassword([]byte("no such user, no such password"), opts.BcryptCost)
-	if err != nil {
+	if opts.BcryptCost < bcrypt.MinCost || opts.BcryptCost > bcrypt.MaxCost {
 		_ = db.Close()
-		return nil, fmt.Errorf("open store: bcrypt cost %d: %w", opts.BcryptCost, err)
+		return nil, fmt.Errorf("open store: bcrypt cost %d is outside %d..%d", opts.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
+	fakeHash := sync.OnceValue(func() []byte {
+		h, _ := bcrypt.GenerateFromPassword([]byte("no such user, no such password"), opts.BcryptCost) // cost checked above
+		return h
+	})
 	s := &Store{
 		db:         db,
 		bcryptCost: opts.BcryptCost,

@@ -143,7 +143,7 @@ func (s *Store) SetPassword(name, password string) error {
 func (s *Store) CheckPassword(name, password string) (User, error) {
 	u, err := s.User(name)
 	if errors.Is(err, ErrNotFound) {
-		_ = bcrypt.CompareHashAndPassword(s.fakeHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(s.fakeHash(), []byte(password))
 		return User{}, ErrBadCredentials
 	}
 	if err != nil {

@@ -168,6 +168,82 @@ func keyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return fmt.Errorf("%w: unknown key command %q", errUsage, args[0])
 }
 
+// stringsFlag collects a repeated flag.
+type stringsFlag []string
+
+func (f *stringsFlag) String() string     { return strings.Join(*f, " ") }
+func (f *stringsFlag) Set(v string) error { *f = append(*f, v); return nil }
+
+func appCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: wotkit app create|list|delete", errUsage)
+	}
+	fs := newFlags("app "+args[0], stderr)
+	data := dataFlag(fs)
+	name := fs.String("name", "", "the application's name")
+	desc := fs.String("description", "", "what the application does")
+	public := fs.Bool("public", false, "a public client (no secret; PKCE required), such as a browser or mobile app")
+	var uris stringsFlag
+	fs.Var(&uris, "redirect-uri", "a redirect URI (repeat for several)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	call := func(op string, req admin.Request, out any) error {
+		return withAdmin(ctx, *data, func(c admin.Caller) error { return c.Call(ctx, op, req, out) })
+	}
+	switch args[0] {
+	case "create":
+		if len(pos) != 1 {
+			return fmt.Errorf("%w: wotkit app create USER --name NAME --redirect-uri URI", errUsage)
+		}
+		var ac admin.AppCreated
+		req := admin.Request{User: pos[0], Name: *name, Description: *desc, RedirectURI: uris, Public: *public}
+		if err := call("app.create", req, &ac); err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, ac)
+		}
+		fmt.Fprintf(stdout, "client id:     %s\n", ac.ClientID)
+		if ac.ClientSecret != "" {
+			fmt.Fprintf(stdout, "client secret: %s\n(the secret is shown only now)\n", ac.ClientSecret)
+		}
+		return nil
+	case "list":
+		if len(pos) != 0 {
+			return fmt.Errorf("%w: wotkit app list takes no argument", errUsage)
+		}
+		var apps []storage.App
+		if err := call("app.list", admin.Request{}, &apps); err != nil {
+			return err
+		}
+		if *asJSON {
+			if apps == nil {
+				apps = []storage.App{}
+			}
+			return printJSON(stdout, apps)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLIENT ID\tNAME\tOWNER\tREDIRECT URIS")
+		for _, a := range apps {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.ClientID, a.Name, a.Owner, strings.Join(a.RedirectURIs, " "))
+		}
+		return tw.Flush()
+	case "delete":
+		if len(pos) != 1 {
+			return fmt.Errorf("%w: wotkit app delete CLIENTID", errUsage)
+		}
+		if err := call("app.delete", admin.Request{ClientID: pos[0]}, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "application %s deleted\n", pos[0])
+		return nil
+	}
+	return fmt.Errorf("%w: unknown app command %q", errUsage, args[0])
+}
+
 func printJSON(w io.Writer, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }

@@ -24,6 +24,9 @@ Usage:
   wotkit key create USER --name NAME [--description TEXT] [--read-only] [--json]
   wotkit key list USER [--json]
   wotkit key delete KEYID
+  wotkit app create USER --name NAME --redirect-uri URI [--redirect-uri URI ...] [--description TEXT] [--public] [--json]
+  wotkit app list [--json]
+  wotkit app delete CLIENTID
 
 Every command takes --data DIR (env WOTKIT_DATA, default ./wotkit-data).
 Administration works whether the server runs or not. Run a command with -h for its flags.
@@ -60,6 +63,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return userCommand(ctx, args[1:], stdin, stdout, stderr)
 	case "key":
 		return keyCommand(ctx, args[1:], stdout, stderr)
+	case "app":
+		return appCommand(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

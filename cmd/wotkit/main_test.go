@@ -190,3 +190,48 @@ func TestServe_ShutdownTellsClientsAndKeepsData(t *testing.T) {
 		t.Fatalf("after restart: %+v, want the key with its last use recorded", keys)
 	}
 }
+
+func TestCLI_Apps(t *testing.T) {
+	dir := t.TempDir()
+	wotkit(t, "correct horse battery\n", "user", "add", "alice", "--password-stdin", "--data", dir)
+	out := wotkit(t, "", "app", "create", "alice", "--name", "Dashboard", "--redirect-uri", "https://dash.example.com/cb",
+		"--redirect-uri", "http://localhost:8000/cb", "--json", "--data", dir)
+	var ac struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(out), &ac); err != nil || ac.ClientID == "" || !strings.HasPrefix(ac.ClientSecret, "wks_") {
+		t.Fatalf("app create --json printed %q (%v)", out, err)
+	}
+	if _, err := wotkitErr(t, "", "app", "create", "alice", "--name", "Bad", "--redirect-uri", "http://evil.example/cb", "--data", dir); !errors.Is(err, storage.ErrInvalid) {
+		t.Errorf("plain-http redirect URI: %v, want ErrInvalid", err)
+	}
+	var apps []storage.App
+	if err := json.Unmarshal([]byte(wotkit(t, "", "app", "list", "--json", "--data", dir)), &apps); err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) != 1 || apps[0].ClientID != ac.ClientID || len(apps[0].RedirectURIs) != 2 || apps[0].Owner != "alice" {
+		t.Fatalf("app list: %+v", apps)
+	}
+	if out := wotkit(t, "", "app", "list", "--data", dir); strings.Contains(out, "wks_") {
+		t.Fatal("app list shows a secret")
+	}
+	wotkit(t, "", "app", "delete", ac.ClientID, "--data", dir)
+	if _, err := wotkitErr(t, "", "app", "delete", ac.ClientID, "--data", dir); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("deleting twice: %v", err)
+	}
+}
+
+func TestCLI_PasswdEndsWebSessions(t *testing.T) {
+	dir := t.TempDir()
+	inst := startInstance(t, dir)
+	wotkit(t, "correct horse battery\n", "user", "add", "alice", "--password-stdin", "--data", dir)
+	token, _, err := inst.store.CreateWebSession("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wotkit(t, "a brand new password\n", "user", "passwd", "alice", "--password-stdin", "--data", dir)
+	if _, err := inst.store.WebSession(token); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("web session survived a password change from the CLI: %v", err)
+	}
+}

@@ -31,6 +31,7 @@ type serveConfig struct {
 	signup         bool
 	connectTimeout time.Duration
 	maxPacketSize  uint
+	tokenTTL       time.Duration
 	logLevel       string
 	logger         *slog.Logger
 	bcryptCost     int // 0: default; tests lower it
@@ -50,6 +51,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.BoolVar(&cfg.signup, "signup", true, "let anyone sign up in the portal")
 	fs.DurationVar(&cfg.connectTimeout, "connect-timeout", broker.DefaultConnectTimeout, "close an MQTT connection that sends no CONNECT within this time")
 	fs.UintVar(&cfg.maxPacketSize, "max-packet-size", broker.DefaultMaxPacketSize, "largest MQTT packet a client may send, in bytes")
+	fs.DurationVar(&cfg.tokenTTL, "token-ttl", oauthweb.DefaultTokenTTL, "lifetime of OAuth2 access tokens")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -138,7 +140,8 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	}
 	portal, err := oauthweb.New(oauthweb.Config{
 		Store: store, PublicURL: cfg.publicURL, MQTTAddr: mqttShown, Signup: cfg.signup,
-		SecureCookie: tlsConfig != nil, LiveSessions: inst.broker.LiveSessions, Logger: log.With("component", "web"),
+		SecureCookie: tlsConfig != nil, LiveSessions: inst.broker.LiveSessions, TokenTTL: cfg.tokenTTL,
+		Logger: log.With("component", "web"),
 	})
 	if err != nil {
 		return nil, err
