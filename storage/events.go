@@ -18,8 +18,8 @@ const (
 
 // Event is a committed change that live sessions must act on.
 type Event struct {
-	Kind  EventKind
-	User  string // the user the change belongs to
+	Kind     EventKind
+	User     string   // the user the change belongs to
 	KeyID    string   // for KeyRevoked
 	ClientID string   // for GrantRevoked and AppDeleted
 	TokenIDs []string // for TokensRevoked

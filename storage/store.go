@@ -28,8 +28,8 @@ var (
 	bucketApps        = []byte("apps")
 	bucketGrants      = []byte("grants")
 	bucketCodes       = []byte("oauth_codes")
-	bucketTokens      = []byte("oauth_tokens")       // token id -> record
-	bucketTokenIndex  = []byte("oauth_token_index")  // 'a' or 'r' + SHA-256 of the token -> token id
+	bucketTokens      = []byte("oauth_tokens")      // token id -> record
+	bucketTokenIndex  = []byte("oauth_token_index") // 'a' or 'r' + SHA-256 of the token -> token id
 	allBuckets        = [][]byte{bucketMeta, bucketUsers, bucketKeys, bucketKeysByOwner, bucketWebSessions,
 		bucketApps, bucketGrants, bucketCodes, bucketTokens, bucketTokenIndex}
 
