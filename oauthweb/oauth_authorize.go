@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/go-oauth2/oauth2/v4"
 	"github.com/labstack/echo/v4"
@@ -41,6 +42,7 @@ func (p *Portal) authorize(c echo.Context) error {
 		return newError(http.StatusServiceUnavailable, "too many authorization requests are waiting; try again in a few minutes")
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
+	allowFormTarget(c, req.RedirectURI)
 	return p.render(c, http.StatusOK, "consent", consentView{Request: id, App: req.App,
 		Read: req.Scope.Has(storage.ScopeRead), Write: req.Scope.Has(storage.ScopeWrite), User: s.user.Name})
 }
@@ -178,4 +180,38 @@ func validChallenge(s string) bool {
 func sessionHash(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
+}
+
+// oauthFormAction lets the login form of a pending authorization request
+// (its next) end at the application: CSP form-action also governs the
+// redirects that follow a form submission, and after login the browser may
+// be sent straight on to the application's redirect URI.
+func (p *Portal) oauthFormAction(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		target := c.QueryParam("next")
+		if target == "" {
+			target = c.FormValue("next")
+		}
+		if u, err := url.Parse(safeNext(target)); err == nil && u.Path == "/api/oauth/authorize" {
+			if req, _, page := p.oauth.parseAuthorize(u.Query()); page == "" {
+				allowFormTarget(c, req.RedirectURI)
+			}
+		}
+		return next(c)
+	}
+}
+
+// allowFormTarget widens this page's CSP form-action to the origin of a
+// validated redirect URI, so that the answer to its form can reach it.
+func allowFormTarget(c echo.Context, redirectURI string) {
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		return
+	}
+	src := u.Scheme + ":" // a private-use scheme (RFC 8252)
+	if u.Host != "" {
+		src = u.Scheme + "://" + u.Host
+	}
+	c.Response().Header().Set("Content-Security-Policy",
+		strings.Replace(contentSecurityPolicy, "form-action 'self'", "form-action 'self' "+src, 1))
 }
