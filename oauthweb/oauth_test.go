@@ -476,3 +476,22 @@ func TestMetadata(t *testing.T) {
 		t.Errorf("grant types %v", g)
 	}
 }
+
+// CSP form-action also governs the redirects after a form: the login form of
+// an authorization request may end at the application, other forms may not.
+func TestLoginForAuthorization_FormMayReachTheApplication(t *testing.T) {
+	w := newOAuthWorld(t, false)
+	anon := w.env.browser("127.0.0.1")
+	authPath := strings.TrimPrefix(w.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), w.env.srv.URL)
+	res, _ := anon.get("/login?next=" + url.QueryEscape(authPath))
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' http://127.0.0.1:9;") {
+		t.Errorf("login for an authorization request: CSP %q", csp)
+	}
+	forged := strings.Replace(authPath, url.QueryEscape(redirectURI), url.QueryEscape("https://evil.example/cb"), 1)
+	for _, path := range []string{"/login", "/login?next=" + url.QueryEscape(forged), "/login?next=" + url.QueryEscape("https://evil.example/")} {
+		res, _ := anon.get(path)
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self';") {
+			t.Errorf("%s: CSP %q, want form-action 'self' only", path, csp)
+		}
+	}
+}
