@@ -12,15 +12,20 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// apiMe answers who the credential acts for, and how.
+// apiMe answers who the credential acts for, and how; for a token, also the
+// application it was issued to and its scope.
 func (p *Portal) apiMe(c echo.Context) error {
 	pr := principalOf(c)
-	return c.JSON(http.StatusOK, map[string]any{
+	me := map[string]any{
 		"user":        pr.User.Name,
 		"via":         pr.Via,
-		"permissions": pr.Permissions.String(),
+		"permissions": permissionsName(pr.Rights),
 		"admin":       pr.User.Admin,
-	})
+	}
+	if pr.Via == viaToken {
+		me["client_id"], me["scope"] = pr.ClientID, pr.Rights.String()
+	}
+	return c.JSON(http.StatusOK, me)
 }
 
 // decodeJSON reads one JSON document into v. Unknown fields, trailing data and

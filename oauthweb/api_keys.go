@@ -22,13 +22,16 @@ type apiKey struct {
 }
 
 func toAPIKey(k storage.Key) apiKey {
-	a := apiKey{KeyID: k.ID, Name: k.Name, Description: k.Description,
-		Permissions: k.Permissions.String(), Created: k.Created}
-	if !k.LastUsed.IsZero() {
-		t := k.LastUsed
-		a.LastUsed = &t
+	return apiKey{KeyID: k.ID, Name: k.Name, Description: k.Description,
+		Permissions: k.Permissions.String(), Created: k.Created, LastUsed: lastUsed(k.LastUsed)}
+}
+
+// lastUsed is a time of last use as the API shows it: null for never.
+func lastUsed(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
 	}
-	return a
+	return &t
 }
 
 // newKeyRequest is the body of POST /api/v1/keys.

@@ -138,7 +138,7 @@ func TestAPI_ErrorBodyExactly(t *testing.T) {
 		{"GET", "/api/v1/keys/KNOSUCHKEY", "alice", "",
 			`{"error":{"status":404,"code":0,"message":"no such key","developerMessage":["no key with id KNOSUCHKEY belongs to you"]}}`},
 		{"GET", "/api/v1/keys", "", "",
-			`{"error":{"status":401,"code":0,"message":"authentication required","developerMessage":["use HTTP Basic with your user name and password, or with a key id and key password"]}}`},
+			`{"error":{"status":401,"code":0,"message":"authentication required","developerMessage":["use HTTP Basic with your user name and password or with a key id and key password, or an OAuth2 access token as a Bearer token"]}}`},
 		{"GET", "/api/v1/nothing", "", "",
 			`{"error":{"status":404,"code":0,"message":"not found","developerMessage":[]}}`},
 		{"POST", "/api/v1/keys", "alice", `{"name":"x","colour":"red"}`,

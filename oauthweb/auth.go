@@ -13,16 +13,42 @@ import (
 
 // Ways a credential can act for a user, as GET /api/v1/me names them.
 const (
-	viaUser = "user" // the user's own name and password
-	viaKey  = "key"  // a key id and key password
+	viaUser  = "user"  // the user's own name and password
+	viaKey   = "key"   // a key id and key password
+	viaToken = "token" // an OAuth2 access token
 )
 
 // principal is who an API request acts for, and through which credential.
+// Rights is what the credential may do: everything for the user's password,
+// a key's permissions, a token's scope. The zero value allows nothing.
 type principal struct {
-	User        storage.User
-	Via         string
-	Permissions storage.Permission
-	KeyID       string // when Via is viaKey
+	User     storage.User
+	Via      string
+	Rights   storage.Scope
+	KeyID    string // when Via is viaKey
+	ClientID string // when Via is viaToken: the application the token was issued to
+}
+
+// keyRights is what a key with the given permissions may do.
+func keyRights(p storage.Permission) storage.Scope {
+	if p == storage.ReadOnly {
+		return storage.ScopeRead
+	}
+	return storage.ScopeAll
+}
+
+// permissionsName spells rights as key permissions are spelled, with
+// "write-only" for a token granted the write scope alone.
+func permissionsName(r storage.Scope) string {
+	switch r {
+	case storage.ScopeAll:
+		return storage.ReadWrite.String()
+	case storage.ScopeRead:
+		return storage.ReadOnly.String()
+	case storage.ScopeWrite:
+		return "write-only"
+	}
+	return "none"
 }
 
 const ctxPrincipal = "wotkit.principal"
@@ -35,8 +61,7 @@ func principalOf(c echo.Context) principal {
 // errNoCredential says a request carries no credential of a scheme's kind.
 var errNoCredential = errors.New("no credential of this kind")
 
-// credentialScheme recognises and checks one kind of credential. OAuth2 bearer
-// tokens come as one more scheme in Portal.schemes.
+// credentialScheme recognises and checks one kind of credential.
 type credentialScheme interface {
 	// authenticate returns errNoCredential when the request carries none of its
 	// kind, an *httpError when it carries a bad one.
@@ -45,13 +70,13 @@ type credentialScheme interface {
 
 func unauthorized(msg string) *httpError {
 	return newError(http.StatusUnauthorized, msg,
-		"use HTTP Basic with your user name and password, or with a key id and key password")
+		"use HTTP Basic with your user name and password or with a key id and key password, or an OAuth2 access token as a Bearer token")
 }
 
 // authenticateAPI lets a request through with the first scheme that
 // recognises its credential, and answers 401 when none does.
 func (p *Portal) authenticateAPI(next echo.HandlerFunc) echo.HandlerFunc {
-	schemes := []credentialScheme{basicScheme{p}}
+	schemes := []credentialScheme{basicScheme{p}, bearerScheme{p}}
 	return func(c echo.Context) error {
 		for _, s := range schemes {
 			pr, err := s.authenticate(c)
@@ -69,12 +94,12 @@ func (p *Portal) authenticateAPI(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // requireOwnPassword lets through only requests made with the user's own
-// password: keys (and tokens) may not manage credentials.
+// password: keys and tokens may not manage keys, applications or grants.
 func requireOwnPassword(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if principalOf(c).Via != viaUser {
 			return newError(http.StatusForbidden, "this needs the user's own password",
-				"keys are managed with HTTP Basic and the user's name and password, never with a key or a token")
+				"keys, applications and grants are managed with HTTP Basic and the user's name and password, never with a key or a token")
 		}
 		return next(c)
 	}
@@ -105,7 +130,7 @@ func (b basicScheme) authenticate(c echo.Context) (principal, error) {
 			return principal{}, internalError(err)
 		}
 		b.p.store.TouchKey(k.ID, addr)
-		return principal{User: owner, Via: viaKey, Permissions: k.Permissions, KeyID: k.ID}, nil
+		return principal{User: owner, Via: viaKey, Rights: keyRights(k.Permissions), KeyID: k.ID}, nil
 	case storage.ValidUserName(name):
 		if wait := b.p.throttle.wait(name, addr); wait > 0 {
 			return principal{}, &httpError{Status: http.StatusTooManyRequests, Message: "too many failed logins",
@@ -120,7 +145,7 @@ func (b basicScheme) authenticate(c echo.Context) (principal, error) {
 			return principal{}, internalError(err)
 		}
 		b.p.throttle.succeed(name)
-		return principal{User: u, Via: viaUser, Permissions: storage.ReadWrite}, nil
+		return principal{User: u, Via: viaUser, Rights: storage.ScopeAll}, nil
 	}
 	return principal{}, unauthorized("bad credentials")
 }

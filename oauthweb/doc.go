@@ -1,5 +1,7 @@
 // Package oauthweb is wotkit's web face: the server-rendered portal (sign up,
-// log in, keys) and the JSON HTTP API under /api/v1, on one echo instance.
+// log in, keys, applications, authorized applications), the OAuth2
+// authorization server, and the JSON HTTP API under /api/v1, on one echo
+// instance.
 //
 // What it promises:
 //   - every response, errors and static files included, carries the security
@@ -12,9 +14,12 @@
 //     SameSite=Lax cookie that holds only a random token;
 //   - password logins (form and API) are throttled per account and per address,
 //     with growing refusals answered 429 and Retry-After, in bounded memory;
-//   - a secret (key password) is shown once, in the body of the answer to the
-//     POST that made it, never in a URL, a log or a cacheable page.
+//   - a secret (key password, client secret) is shown once, in the body of
+//     the answer to the POST that made it, never in a URL, a log or a
+//     cacheable page;
+//   - keys, applications and grants are managed only with the user's own
+//     password, never with a key or an access token.
 //
-// The package changes keys only through storage; storage tells the broker, so
+// The package changes keys, applications and grants only through storage; storage tells the broker, so
 // this package never imports the broker or its hooks.
 package oauthweb

@@ -19,7 +19,10 @@ type httpError struct {
 	Message    string
 	Details    []string
 	RetryAfter time.Duration // for 429
-	Cause      error
+	// BearerError is, for a 401 that refused a bearer token, the error code of
+	// the Bearer challenge (RFC 6750 section 3.1), e.g. "invalid_token".
+	BearerError string
+	Cause       error
 }
 
 func (e *httpError) Error() string {
@@ -93,6 +96,7 @@ func (p *Portal) handleError(err error, c echo.Context) {
 	case strings.HasPrefix(req.URL.Path, "/api/"):
 		if he.Status == http.StatusUnauthorized {
 			h.Set("WWW-Authenticate", `Basic realm="wotkit"`)
+			h.Add("WWW-Authenticate", bearerChallenge(he.BearerError))
 		}
 		details := he.Details
 		if details == nil {

@@ -185,19 +185,31 @@ func TestKeyPages_AnotherUsersKeyIsNotFound(t *testing.T) {
 
 // watchRevocations records the key ids of KeyRevoked events.
 func watchRevocations(t *testing.T, s *storage.Store) func() []string {
-	var mu sync.Mutex
-	var ids []string
-	cancel := s.Watch(func(e storage.Event) {
-		if e.Kind == storage.KeyRevoked {
-			mu.Lock()
+	events := watchEvents(t, s, storage.KeyRevoked)
+	return func() []string {
+		var ids []string
+		for _, e := range events() {
 			ids = append(ids, e.KeyID)
+		}
+		return ids
+	}
+}
+
+// watchEvents records the store's events of one kind.
+func watchEvents(t *testing.T, s *storage.Store, kind storage.EventKind) func() []storage.Event {
+	var mu sync.Mutex
+	var events []storage.Event
+	cancel := s.Watch(func(e storage.Event) {
+		if e.Kind == kind {
+			mu.Lock()
+			events = append(events, e)
 			mu.Unlock()
 		}
 	})
 	t.Cleanup(cancel)
-	return func() []string {
+	return func() []storage.Event {
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]string(nil), ids...)
+		return append([]storage.Event(nil), events...)
 	}
 }

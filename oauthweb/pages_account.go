@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -142,6 +144,13 @@ func waitText(d time.Duration) string {
 		return fmt.Sprintf("%d seconds", secs)
 	}
 	return fmt.Sprintf("%d minutes", (secs+59)/60)
+}
+
+// formError is what a form says about an ErrInvalid error: its reason as a sentence.
+func formError(err error) string {
+	msg := reason(err)
+	r, size := utf8.DecodeRuneInString(msg)
+	return string(unicode.ToUpper(r)) + msg[size:] + "."
 }
 
 // reason returns what an ErrInvalid error says is wrong, without its context.

@@ -64,7 +64,7 @@ func (p *Portal) createKey(c echo.Context) error {
 		}
 	}
 	if errors.Is(err, storage.ErrInvalid) {
-		form.Error = "The " + reason(err) + "."
+		form.Error = formError(err)
 		if form.Permissions == "" {
 			form.Permissions = storage.ReadWrite.String()
 		}

@@ -113,8 +113,8 @@ func (p *Portal) routes() *echo.Echo {
 	e.GET("/", p.home, anon...)
 	e.GET("/signup", p.signupPage, anon...)
 	e.POST("/signup", p.signup, anon...)
-	e.GET("/login", p.loginPage, anon...)
-	e.POST("/login", p.login, anon...)
+	e.GET("/login", p.loginPage, p.loadSession, p.oauthFormAction)
+	e.POST("/login", p.login, p.loadSession, p.oauthFormAction)
 	e.GET("/logout", p.logoutPage, anon...)
 	e.POST("/logout", p.logout, in...)
 	e.GET("/account/password", p.passwordPage, in...)
@@ -127,6 +127,16 @@ func (p *Portal) routes() *echo.Echo {
 	e.POST("/keys/:id/reset-password", p.resetKey, in...)
 	e.GET("/keys/:id/delete", p.deleteKeyPage, in...)
 	e.POST("/keys/:id/delete", p.deleteKey, in...)
+	e.GET("/apps", p.appsPage, in...)
+	e.GET("/apps/new", p.newAppPage, in...)
+	e.POST("/apps", p.createApp, in...)
+	e.GET("/apps/:client_id", p.appPage, in...)
+	e.GET("/apps/:client_id/reset-secret", p.resetAppSecretPage, in...)
+	e.POST("/apps/:client_id/reset-secret", p.resetAppSecret, in...)
+	e.GET("/apps/:client_id/delete", p.deleteAppPage, in...)
+	e.POST("/apps/:client_id/delete", p.deleteApp, in...)
+	e.GET("/authorized", p.authorizedPage, in...)
+	e.POST("/authorized/:client_id/revoke", p.revokeGrant, in...)
 
 	api := []echo.MiddlewareFunc{p.authenticateAPI}
 	own := []echo.MiddlewareFunc{p.authenticateAPI, requireOwnPassword}
@@ -135,6 +145,15 @@ func (p *Portal) routes() *echo.Echo {
 	e.POST("/api/v1/keys", p.apiCreateKey, own...)
 	e.GET("/api/v1/keys/:id", p.apiGetKey, own...)
 	e.DELETE("/api/v1/keys/:id", p.apiDeleteKey, own...)
+	// Any credential may read the application registry, as in WoTKit and as
+	// every signed-in user sees it in the portal; changing it needs the
+	// user's own password, and so do the user's grants.
+	e.GET("/api/v1/apps", p.apiListApps, api...)
+	e.POST("/api/v1/apps", p.apiCreateApp, own...)
+	e.GET("/api/v1/apps/:client_id", p.apiGetApp, api...)
+	e.DELETE("/api/v1/apps/:client_id", p.apiDeleteApp, own...)
+	e.GET("/api/v1/grants", p.apiListGrants, own...)
+	e.DELETE("/api/v1/grants/:client_id", p.apiRevokeGrant, own...)
 	p.oauthRoutes(e)
 	return e
 }

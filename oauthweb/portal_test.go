@@ -2,6 +2,7 @@ package oauthweb
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -161,13 +162,28 @@ func (b *browser) login(name, password string) {
 // apiCall makes one API request with HTTP Basic credentials (none if user is empty).
 func (env *testEnv) apiCall(method, path, user, password, body string) (*http.Response, string) {
 	env.t.Helper()
+	authorization := ""
+	if user != "" {
+		authorization = basicAuth(user, password)
+	}
+	return env.apiWith(method, path, authorization, body)
+}
+
+// basicAuth is the Authorization header for HTTP Basic credentials.
+func basicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+// apiWith makes one API request with the given Authorization header (none if empty).
+func (env *testEnv) apiWith(method, path, authorization, body string) (*http.Response, string) {
+	env.t.Helper()
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
 	}
 	req, _ := http.NewRequestWithContext(context.Background(), method, env.srv.URL+path, r)
-	if user != "" {
-		req.SetBasicAuth(user, password)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
