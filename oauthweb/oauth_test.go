@@ -29,7 +29,7 @@ type oauthWorld struct {
 	alice  *browser
 }
 
-func newOAuthWorld(t *testing.T, public bool) *oauthWorld {
+func newOAuthWorld(t testing.TB, public bool) *oauthWorld {
 	t.Helper()
 	env := newTestEnv(t)
 	env.user("alice", "alice password")
@@ -51,7 +51,7 @@ var requestInput = regexp.MustCompile(`name="request" value="([^"]+)"`)
 
 // approve walks alice through authURL: consent (when asked) with decision,
 // and returns the query of the redirect back to the application.
-func (w *oauthWorld) approve(t *testing.T, authURL, decision string) url.Values {
+func (w *oauthWorld) approve(t testing.TB, authURL, decision string) url.Values {
 	t.Helper()
 	res, body := w.alice.get(strings.TrimPrefix(authURL, w.env.srv.URL))
 	if res.StatusCode == http.StatusOK {
@@ -72,7 +72,7 @@ func (w *oauthWorld) approve(t *testing.T, authURL, decision string) url.Values 
 }
 
 // code gets an authorization code with PKCE and returns it with its verifier.
-func (w *oauthWorld) code(t *testing.T) (code, verifier string) {
+func (w *oauthWorld) code(t testing.TB) (code, verifier string) {
 	t.Helper()
 	verifier = oauth2.GenerateVerifier()
 	q := w.approve(t, w.conf.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier)), "allow")

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-oauth2/oauth2/v4/models"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/bcrypt"
 
@@ -258,5 +260,55 @@ func TestKeys_LastUseWrittenAtClose(t *testing.T) {
 	got, err := s.Key(k.ID)
 	if err != nil || got.LastUsed.IsZero() || got.LastAddr != "192.0.2.7:5000" {
 		t.Fatalf("after reopen: %+v %v", got, err)
+	}
+}
+
+func TestSweep_RemovesOnlyWhatCanNoLongerBeUsed(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "wotkit.db"))
+	defer closeStore(t, s)
+	if _, err := s.CreateUser(storage.NewUser{Name: "alice", Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	app, _, err := s.CreateApp("alice", storage.NewApp{Name: "a", RedirectURIs: []string{"https://a.example/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	mk := func(accessTTL, refreshTTL time.Duration) (string, string) {
+		access, refresh := storage.NewSecret(storage.PrefixAccessToken), storage.NewSecret(storage.PrefixRefreshToken)
+		err := s.OAuthTokens().Create(ctx, &models.Token{ClientID: app.ClientID, UserID: "alice", Scope: "read",
+			Access: access, AccessCreateAt: now.Add(-time.Hour), AccessExpiresIn: accessTTL,
+			Refresh: refresh, RefreshCreateAt: now.Add(-time.Hour), RefreshExpiresIn: refreshTTL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return access, refresh
+	}
+	deadAccess, deadRefresh := mk(time.Minute, time.Minute) // both expired
+	oldAccess, liveRefresh := mk(time.Minute, 48*time.Hour) // refresh still usable
+	liveAccess, _ := mk(2*time.Hour, 48*time.Hour)          // both live
+	code := storage.NewSecret(storage.PrefixAuthCode)
+	if err := s.OAuthTokens().Create(ctx, &models.Token{ClientID: app.ClientID, UserID: "alice", Code: code,
+		CodeCreateAt: now.Add(-time.Hour), CodeExpiresIn: 10 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Sweep(now)
+	if err != nil || n != 2 {
+		t.Fatalf("swept %d (%v), want the dead token and the expired code", n, err)
+	}
+	for _, tok := range []string{deadAccess, deadRefresh} {
+		if info, _ := s.IntrospectToken(tok); info.Kind != "" {
+			t.Errorf("dead token still stored: %+v", info)
+		}
+	}
+	if info, _ := s.IntrospectToken(liveRefresh); !info.Active {
+		t.Error("a usable refresh token was swept")
+	}
+	if info, _ := s.IntrospectToken(oldAccess); info.Kind == "" {
+		t.Error("the record of a usable refresh token was swept")
+	}
+	if _, err := s.AuthenticateToken(liveAccess); err != nil {
+		t.Errorf("live token: %v", err)
 	}
 }

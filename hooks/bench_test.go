@@ -1,0 +1,100 @@
+package hooks_test
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+
+	"github.com/wotkit/wotkit/broker"
+	"github.com/wotkit/wotkit/internal/wotkittest"
+	"github.com/wotkit/wotkit/storage"
+)
+
+// bareMochi runs mochi v2.7.9 with its allow-all hook behind the same guarded
+// listener wotkit uses: the ceiling for wotkit's hooks.
+func bareMochi(b *testing.B) string {
+	b.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	server := mqtt.New(&mqtt.Options{Logger: log})
+	if err := server.AddHook(new(auth.AllowHook), nil); err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := server.AddListener(broker.NewGuardedListener("tcp", "tcp", ln, broker.GuardConfig{Logger: log})); err != nil {
+		b.Fatal(err)
+	}
+	if err := server.Serve(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = server.Close() })
+	return ln.Addr().String()
+}
+
+// BenchmarkConnect measures a fresh TCP connection, CONNECT and CONNACK,
+// one after another, against bare mochi, wotkit with a key, and wotkit with
+// an access token. Compare the ns/op of the three in one run.
+func BenchmarkConnect(b *testing.B) {
+	store := wotkittest.NewStore(b)
+	keyID, keyPW := wotkittest.User(b, store, "alice", false)
+	if _, err := store.CreateUser(storage.NewUser{Name: "bob1", Password: "password-bob1"}); err != nil {
+		b.Fatal(err)
+	}
+	app := wotkittest.App(b, store, "bob1")
+	token := wotkittest.Token(b, store, "alice", app, storage.ScopeAll, time.Hour)
+	_, addr := wotkittest.StartBroker(b, store, func(c *broker.Config) { c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) })
+	cases := []struct{ name, addr, user, pass string }{
+		{"baseline-mochi-allow-all", bareMochi(b), "anyone", "anything"},
+		{"wotkit-key", addr, keyID, keyPW},
+		{"wotkit-token", addr, app, token},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				nc, code, err := wotkittest.RawConnect(c.addr, fmt.Sprintf("bench-%d", i), c.user, c.pass)
+				if err != nil || code != 0 {
+					b.Fatalf("connect: code %d, %v", code, err)
+				}
+				_ = nc.Close()
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkRevoke1000 measures the time from deleting a key that has 1,000
+// live sessions until the broker has closed the last of them (reported as
+// ms/revocation; each iteration connects 1,000 new sessions untimed).
+func BenchmarkRevoke1000(b *testing.B) {
+	const sessions = 1000
+	store := wotkittest.NewStore(b)
+	wotkittest.User(b, store, "alice", false)
+	_, addr := wotkittest.StartBroker(b, store, func(c *broker.Config) { c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) })
+	var total time.Duration
+	for i := range b.N {
+		b.StopTimer()
+		id, pw := wotkittest.Key(b, store, "alice", storage.ReadWrite)
+		conns := connectMany(b, addr, fmt.Sprintf("r%d", i), id, pw, sessions)
+		b.StartTimer()
+		start := time.Now()
+		if err := store.DeleteKey(id); err != nil {
+			b.Fatal(err)
+		}
+		for _, nc := range conns {
+			if err := wotkittest.WaitClosed(nc, wotkittest.Timeout); err != nil {
+				b.Fatal(err)
+			}
+		}
+		total += time.Since(start)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/revocation")
+}
