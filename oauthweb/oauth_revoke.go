@@ -4,21 +4,16 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/wotkit/wotkit/storage"
 )
 
 // revoke handles POST /api/oauth/revoke (RFC 7009): the client revokes one of
 // its tokens. An unknown token, or another client's, is answered 200 too.
 func (p *Portal) revoke(c echo.Context) error {
-	if e := formOnly(c, "token", "token_type_hint"); e != nil {
-		return writeOAuthError(c, e)
-	}
-	app, e := p.oauth.requireClient(c)
+	app, token, e := p.oauth.clientToken(c)
 	if e != nil {
 		return writeOAuthError(c, e)
-	}
-	token := c.FormValue("token")
-	if token == "" {
-		return writeOAuthError(c, errInvalidRequest("token is required"))
 	}
 	if err := p.store.RevokeToken(app.ClientID, token); err != nil {
 		return p.oauth.internalOAuthError(c, err)
@@ -30,16 +25,9 @@ func (p *Portal) revoke(c echo.Context) error {
 // introspect handles POST /api/oauth/introspect (RFC 7662) for an
 // authenticated client, about its own tokens; any other token is inactive.
 func (p *Portal) introspect(c echo.Context) error {
-	if e := formOnly(c, "token", "token_type_hint"); e != nil {
-		return writeOAuthError(c, e)
-	}
-	app, e := p.oauth.requireClient(c)
+	app, token, e := p.oauth.clientToken(c)
 	if e != nil {
 		return writeOAuthError(c, e)
-	}
-	token := c.FormValue("token")
-	if token == "" {
-		return writeOAuthError(c, errInvalidRequest("token is required"))
 	}
 	info, err := p.store.IntrospectToken(token)
 	if err != nil {
@@ -60,6 +48,23 @@ func (p *Portal) introspect(c echo.Context) error {
 		ans["exp"] = info.ExpiresAt.Unix()
 	}
 	return c.JSON(http.StatusOK, ans)
+}
+
+// clientToken reads a revocation or introspection request: an authenticated
+// client and the token it asks about.
+func (o *oauthServer) clientToken(c echo.Context) (storage.App, string, *oauthError) {
+	if e := formOnly(c, "token", "token_type_hint"); e != nil {
+		return storage.App{}, "", e
+	}
+	app, e := o.requireClient(c)
+	if e != nil {
+		return storage.App{}, "", e
+	}
+	token := c.FormValue("token")
+	if token == "" {
+		return storage.App{}, "", errInvalidRequest("token is required")
+	}
+	return app, token, nil
 }
 
 // metadata handles GET /.well-known/oauth-authorization-server (RFC 8414).

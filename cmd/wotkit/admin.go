@@ -88,15 +88,9 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		if err := withAdmin(ctx, *data, func(c admin.Caller) error { return c.Call(ctx, "user.list", admin.Request{}, &users) }); err != nil {
 			return err
 		}
-		if *asJSON {
-			return printJSON(stdout, users)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tADMIN\tCREATED")
-		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%v\t%s\n", u.Name, u.Admin, u.Created)
-		}
-		return tw.Flush()
+		return printList(stdout, *asJSON, users, "NAME\tADMIN\tCREATED", func(u admin.UserInfo) string {
+			return fmt.Sprintf("%s\t%v\t%s", u.Name, u.Admin, u.Created)
+		})
 	}
 	return fmt.Errorf("%w: unknown user command %q", errUsage, args[0])
 }
@@ -142,22 +136,13 @@ func keyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err := call("key.list", admin.Request{User: pos[0]}, &keys); err != nil {
 			return err
 		}
-		if *asJSON {
-			if keys == nil {
-				keys = []storage.Key{}
-			}
-			return printJSON(stdout, keys)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KEY ID\tNAME\tPERMISSIONS\tLAST USED")
-		for _, k := range keys {
+		return printList(stdout, *asJSON, keys, "KEY ID\tNAME\tPERMISSIONS\tLAST USED", func(k storage.Key) string {
 			last := "never"
 			if !k.LastUsed.IsZero() {
 				last = k.LastUsed.Format("2006-01-02 15:04:05Z") + " from " + k.LastAddr
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Permissions, last)
-		}
-		return tw.Flush()
+			return fmt.Sprintf("%s\t%s\t%s\t%s", k.ID, k.Name, k.Permissions, last)
+		})
 	case "delete":
 		if err := call("key.delete", admin.Request{KeyID: pos[0]}, nil); err != nil {
 			return err
@@ -219,18 +204,9 @@ func appCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err := call("app.list", admin.Request{}, &apps); err != nil {
 			return err
 		}
-		if *asJSON {
-			if apps == nil {
-				apps = []storage.App{}
-			}
-			return printJSON(stdout, apps)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLIENT ID\tNAME\tOWNER\tREDIRECT URIS")
-		for _, a := range apps {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.ClientID, a.Name, a.Owner, strings.Join(a.RedirectURIs, " "))
-		}
-		return tw.Flush()
+		return printList(stdout, *asJSON, apps, "CLIENT ID\tNAME\tOWNER\tREDIRECT URIS", func(a storage.App) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s", a.ClientID, a.Name, a.Owner, strings.Join(a.RedirectURIs, " "))
+		})
 	case "delete":
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: wotkit app delete CLIENTID", errUsage)
@@ -242,6 +218,23 @@ func appCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	return fmt.Errorf("%w: unknown app command %q", errUsage, args[0])
+}
+
+// printList prints items as a JSON array, or as a table with a header and
+// one tab-separated row per item.
+func printList[T any](w io.Writer, asJSON bool, items []T, header string, row func(T) string) error {
+	if asJSON {
+		if items == nil {
+			items = []T{}
+		}
+		return printJSON(w, items)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		fmt.Fprintln(tw, row(it))
+	}
+	return tw.Flush()
 }
 
 func printJSON(w io.Writer, v any) error {
