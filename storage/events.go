@@ -14,6 +14,10 @@ const (
 	AppDeleted
 	// TokensRevoked: access tokens were revoked (RFC 7009, or a replayed code or refresh token).
 	TokensRevoked
+	// SensorChanged: a sensor was created or changed; Public says whether others may read it now.
+	SensorChanged
+	// SensorDeleted: a sensor and its data were deleted.
+	SensorDeleted
 )
 
 // Event is a committed change that live sessions must act on.
@@ -23,6 +27,8 @@ type Event struct {
 	KeyID    string   // for KeyRevoked
 	ClientID string   // for GrantRevoked and AppDeleted
 	TokenIDs []string // for TokensRevoked
+	Sensor   string   // the sensor's name, for SensorChanged and SensorDeleted (User is its owner)
+	Public   bool     // for SensorChanged
 }
 
 // Watch registers fn to be called, in the writer's goroutine, with every event

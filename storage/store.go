@@ -20,18 +20,23 @@ const SchemaVersion = 1
 // Bucket names. Every bucket is created on open if missing, so adding a bucket
 // needs no migration; changing the layout of one does.
 var (
-	bucketMeta        = []byte("meta")
-	bucketUsers       = []byte("users")
-	bucketKeys        = []byte("keys")
-	bucketKeysByOwner = []byte("keys_by_owner")
-	bucketWebSessions = []byte("web_sessions")
-	bucketApps        = []byte("apps")
-	bucketGrants      = []byte("grants")
-	bucketCodes       = []byte("oauth_codes")
-	bucketTokens      = []byte("oauth_tokens")      // token id -> record
-	bucketTokenIndex  = []byte("oauth_token_index") // 'a' or 'r' + SHA-256 of the token -> token id
-	allBuckets        = [][]byte{bucketMeta, bucketUsers, bucketKeys, bucketKeysByOwner, bucketWebSessions,
-		bucketApps, bucketGrants, bucketCodes, bucketTokens, bucketTokenIndex}
+	bucketMeta         = []byte("meta")
+	bucketUsers        = []byte("users")
+	bucketKeys         = []byte("keys")
+	bucketKeysByOwner  = []byte("keys_by_owner")
+	bucketWebSessions  = []byte("web_sessions")
+	bucketApps         = []byte("apps")
+	bucketGrants       = []byte("grants")
+	bucketCodes        = []byte("oauth_codes")
+	bucketTokens       = []byte("oauth_tokens")       // token id -> record
+	bucketTokenIndex   = []byte("oauth_token_index")  // 'a' or 'r' + SHA-256 of the token -> token id
+	bucketSensors      = []byte("sensors")            // owner NUL name -> sensor
+	bucketSensorIDs    = []byte("sensor_ids")         // id -> owner NUL name
+	bucketSensorData   = []byte("sensor_data")        // id -> bucket of time+seq -> values
+	bucketSensorCounts = []byte("sensor_data_counts") // id -> number of readings kept
+	allBuckets         = [][]byte{bucketMeta, bucketUsers, bucketKeys, bucketKeysByOwner, bucketWebSessions,
+		bucketApps, bucketGrants, bucketCodes, bucketTokens, bucketTokenIndex,
+		bucketSensors, bucketSensorIDs, bucketSensorData, bucketSensorCounts}
 
 	metaSchema = []byte("schema")
 )
@@ -46,6 +51,8 @@ type Options struct {
 	LockTimeout time.Duration
 	// BcryptCost is the cost of user password hashes (default bcrypt.DefaultCost).
 	BcryptCost int
+	// Retention bounds each sensor's history (zero value: DefaultRetention).
+	Retention Retention
 }
 
 // Store is an open wotkit database. It is safe for concurrent use.
@@ -60,6 +67,10 @@ type Store struct {
 	watchMu  sync.RWMutex
 	watchers map[int]func(Event)
 	nextW    int
+
+	retention    Retention
+	readings     chan pendingReading // readings waiting for the batch writer
+	readingsDone chan struct{}
 
 	touchMu sync.Mutex
 	touched map[string]touch // touchKey/touchGrant + id -> last use not yet written
@@ -98,16 +109,23 @@ func Open(path string, opts Options) (*Store, error) {
 		h, _ := bcrypt.GenerateFromPassword([]byte("no such user, no such password"), opts.BcryptCost) // cost checked above
 		return h
 	})
+	if opts.Retention == (Retention{}) {
+		opts.Retention = DefaultRetention
+	}
 	s := &Store{
-		db:         db,
-		bcryptCost: opts.BcryptCost,
-		fakeHash:   fakeHash,
-		watchers:   map[int]func(Event){},
-		touched:    map[string]touch{},
-		stop:       make(chan struct{}),
-		done:       make(chan struct{}),
+		retention:    opts.Retention,
+		readings:     make(chan pendingReading, queueSize),
+		readingsDone: make(chan struct{}),
+		db:           db,
+		bcryptCost:   opts.BcryptCost,
+		fakeHash:     fakeHash,
+		watchers:     map[int]func(Event){},
+		touched:      map[string]touch{},
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
 	}
 	go s.maintain()
+	go s.writeReadings()
 	return s, nil
 }
 
@@ -141,6 +159,8 @@ func initSchema(tx *bolt.Tx) error {
 
 // Close writes pending last-used times and closes the file.
 func (s *Store) Close() error {
+	close(s.readings)
+	<-s.readingsDone
 	close(s.stop)
 	<-s.done
 	if err := s.db.Close(); err != nil {

@@ -1,0 +1,370 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Reading is one set of values of a sensor at one time.
+type Reading struct {
+	Timestamp time.Time
+	Values    map[string]any // field name -> float64 (NUMBER) or string (STRING)
+}
+
+// MarshalJSON writes the reading as WoTKit does: the values, flat, with
+// timestamp in milliseconds and timestamp_iso.
+func (r Reading) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any, len(r.Values)+2)
+	for k, v := range r.Values {
+		m[k] = v
+	}
+	m["timestamp"] = r.Timestamp.UnixMilli()
+	m["timestamp_iso"] = r.Timestamp.UTC().Format(time.RFC3339Nano)
+	return json.Marshal(m)
+}
+
+// ErrBusy is returned when readings arrive faster than they can be written.
+var ErrBusy = errors.New("too many readings waiting to be written")
+
+// ParseReading checks raw values against the sensor's fields and returns
+// the reading: every required field present, NUMBER fields numbers (a numeric
+// string is accepted), STRING fields strings, no unknown fields. A timestamp,
+// in milliseconds or RFC 3339, is taken when given; otherwise now.
+func ParseReading(sn Sensor, raw map[string]any, now time.Time) (Reading, error) {
+	r := Reading{Timestamp: now.UTC(), Values: make(map[string]any, len(raw))}
+	for k, v := range raw {
+		if k == "timestamp" {
+			ts, err := parseTimestamp(v)
+			if err != nil {
+				return Reading{}, err
+			}
+			r.Timestamp = ts
+			continue
+		}
+		f, ok := sn.Field(k)
+		if !ok {
+			return Reading{}, fmt.Errorf("%w: sensor %s has no field %q", ErrInvalid, sn.GlobalName(), truncate(k, 64))
+		}
+		switch f.Type {
+		case FieldNumber:
+			n, ok := number(v)
+			if !ok {
+				return Reading{}, fmt.Errorf("%w: field %q must be a number", ErrInvalid, k)
+			}
+			r.Values[k] = n
+		case FieldString:
+			s, ok := v.(string)
+			if !ok {
+				return Reading{}, fmt.Errorf("%w: field %q must be a string", ErrInvalid, k)
+			}
+			r.Values[k] = s
+		}
+	}
+	for _, f := range sn.Fields {
+		if _, ok := r.Values[f.Name]; f.Required && !ok {
+			return Reading{}, fmt.Errorf("%w: field %q is required", ErrInvalid, f.Name)
+		}
+	}
+	if len(r.Values) == 0 {
+		return Reading{}, fmt.Errorf("%w: a reading needs at least one field of %s", ErrInvalid, sn.GlobalName())
+	}
+	return r, nil
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, !math.IsNaN(n) && !math.IsInf(n, 0)
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	case string:
+		f, err := strconv.ParseFloat(n, 64)
+		return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
+	}
+	return 0, false
+}
+
+func parseTimestamp(v any) (time.Time, error) {
+	if s, ok := v.(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	if ms, ok := number(v); ok && ms >= 0 && ms < 1e15 {
+		return time.UnixMilli(int64(ms)).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%w: timestamp must be milliseconds since 1970 or an RFC 3339 time", ErrInvalid)
+}
+
+// Retention bounds each sensor's history.
+type Retention struct {
+	MaxReadings int           // 0: no bound by count
+	MaxAge      time.Duration // 0: no bound by age
+}
+
+// DefaultRetention keeps the last 100,000 readings of each sensor, up to a year old.
+var DefaultRetention = Retention{MaxReadings: 100_000, MaxAge: 365 * 24 * time.Hour}
+
+// Batching of readings: at most this many per transaction, and a reading
+// waits at most flushInterval before it is written.
+const (
+	batchSize     = 1000
+	flushInterval = 50 * time.Millisecond
+	queueSize     = 16 * batchSize
+)
+
+type pendingReading struct {
+	sensor uint64
+	r      Reading
+	done   chan error // nil: nobody waits
+}
+
+// Record queues a reading to be written with the next batch; it never waits
+// for the disk. ErrBusy when the queue is full.
+func (s *Store) Record(sensorID uint64, r Reading) error {
+	select {
+	case s.readings <- pendingReading{sensor: sensorID, r: r}:
+		return nil
+	default:
+		return ErrBusy
+	}
+}
+
+// RecordSync writes a reading with the next batch and returns once it is on disk.
+func (s *Store) RecordSync(ctx context.Context, sensorID uint64, r Reading) error {
+	done := make(chan error, 1)
+	select {
+	case s.readings <- pendingReading{sensor: sensorID, r: r, done: done}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writeReadings writes queued readings in batches until the queue closes.
+func (s *Store) writeReadings() {
+	defer close(s.readingsDone)
+	batch := make([]pendingReading, 0, batchSize)
+	tick := time.NewTicker(flushInterval)
+	defer tick.Stop()
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		err := s.db.Update(func(tx *bolt.Tx) error { return s.writeBatch(tx, batch) })
+		if err != nil {
+			err = fmt.Errorf("write readings: %w", err)
+		}
+		for _, p := range batch {
+			if p.done != nil {
+				p.done <- err
+			}
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case p, ok := <-s.readings:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, p)
+			if len(batch) == batchSize {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+// writeBatch stores readings of sensors that still exist and trims each
+// touched sensor's history to the retention.
+func (s *Store) writeBatch(tx *bolt.Tx, batch []pendingReading) error {
+	root, counts := tx.Bucket(bucketSensorData), tx.Bucket(bucketSensorCounts)
+	ids := tx.Bucket(bucketSensorIDs)
+	touched := map[uint64]*bolt.Bucket{}
+	for _, p := range batch {
+		b, ok := touched[p.sensor]
+		if !ok {
+			if ids.Get(idKey(p.sensor)) == nil {
+				continue // deleted meanwhile
+			}
+			var err error
+			if b, err = root.CreateBucketIfNotExists(idKey(p.sensor)); err != nil {
+				return err
+			}
+			touched[p.sensor] = b
+		}
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		data, err := json.Marshal(p.r.Values)
+		if err != nil {
+			return fmt.Errorf("encode reading: %w", err)
+		}
+		if err := b.Put(dataKey(p.r.Timestamp, seq), data); err != nil {
+			return err
+		}
+		if err := counts.Put(idKey(p.sensor), countBytes(readCount(counts, p.sensor)+1)); err != nil {
+			return err
+		}
+	}
+	for id, b := range touched {
+		if err := s.trim(counts, id, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trim deletes the oldest readings beyond the retention.
+func (s *Store) trim(counts *bolt.Bucket, id uint64, b *bolt.Bucket) error {
+	n := readCount(counts, id)
+	cutoff := int64(math.MinInt64)
+	if s.retention.MaxAge > 0 {
+		cutoff = time.Now().Add(-s.retention.MaxAge).UnixNano()
+	}
+	c := b.Cursor()
+	deleted := uint64(0)
+	// After a cursor Delete, Next would skip a key: start again from the oldest.
+	for k, _ := c.First(); k != nil; k, _ = c.First() {
+		over := s.retention.MaxReadings > 0 && n-deleted > uint64(s.retention.MaxReadings)
+		old := int64(binary.BigEndian.Uint64(k[:8])) < cutoff
+		if !over && !old {
+			break
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		deleted++
+	}
+	if deleted == 0 {
+		return nil
+	}
+	return counts.Put(idKey(id), countBytes(n-deleted))
+}
+
+func readCount(counts *bolt.Bucket, id uint64) uint64 {
+	if v := counts.Get(idKey(id)); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+func countBytes(n uint64) []byte { return idKey(n) }
+
+// dataKey orders readings by time, then by arrival.
+func dataKey(t time.Time, seq uint64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k[:8], uint64(max(t.UnixNano(), 0)))
+	binary.BigEndian.PutUint64(k[8:], seq)
+	return k
+}
+
+// DataQuery selects readings, as WoTKit's data query does.
+type DataQuery struct {
+	Start, End time.Time // Start inclusive, End exclusive; zero: unbounded
+	After      time.Time // strictly after; zero: unbounded
+	Before     int       // only the last Before readings of the range (0: all)
+	Reverse    bool      // newest first
+	Limit      int       // at most this many (0: MaxDataLimit)
+}
+
+// MaxDataLimit bounds one answer.
+const MaxDataLimit = 1000
+
+// SensorData returns the sensor's readings that the query selects, oldest
+// first unless Reverse.
+func (s *Store) SensorData(sensorID uint64, q DataQuery) ([]Reading, error) {
+	if q.Limit <= 0 || q.Limit > MaxDataLimit {
+		q.Limit = MaxDataLimit
+	}
+	lo := q.Start
+	if !q.After.IsZero() && (lo.IsZero() || !q.After.Before(lo)) {
+		lo = q.After.Add(time.Nanosecond)
+	}
+	var out []Reading
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSensorData).Bucket(idKey(sensorID))
+		if b == nil {
+			return nil
+		}
+		inRange := func(k []byte) bool {
+			ts := int64(binary.BigEndian.Uint64(k[:8]))
+			return (lo.IsZero() || ts >= lo.UnixNano()) && (q.End.IsZero() || ts < q.End.UnixNano())
+		}
+		newestFirst := q.Reverse || q.Before > 0
+		want := q.Limit
+		if q.Before > 0 && q.Before < want {
+			want = q.Before
+		}
+		c := b.Cursor()
+		var k, v []byte
+		if newestFirst {
+			k, v = c.Last()
+			if !q.End.IsZero() {
+				k, v = c.Seek(dataKey(q.End, 0))
+				if k == nil {
+					k, v = c.Last()
+				} else {
+					k, v = c.Prev()
+				}
+			}
+		} else {
+			k, v = c.First()
+			if !lo.IsZero() {
+				k, v = c.Seek(dataKey(lo, 0))
+			}
+		}
+		for ; k != nil && len(out) < want; k, v = step(c, newestFirst) {
+			if !inRange(k) {
+				if newestFirst && !lo.IsZero() && int64(binary.BigEndian.Uint64(k[:8])) < lo.UnixNano() {
+					break
+				}
+				if !newestFirst && !q.End.IsZero() && int64(binary.BigEndian.Uint64(k[:8])) >= q.End.UnixNano() {
+					break
+				}
+				continue
+			}
+			r := Reading{Timestamp: time.Unix(0, int64(binary.BigEndian.Uint64(k[:8]))).UTC()}
+			if err := json.Unmarshal(v, &r.Values); err != nil {
+				return fmt.Errorf("decode reading: %w", err)
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sensor data: %w", err)
+	}
+	if q.Before > 0 && !q.Reverse {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, nil
+}
+
+func step(c *bolt.Cursor, back bool) ([]byte, []byte) {
+	if back {
+		return c.Prev()
+	}
+	return c.Next()
+}
