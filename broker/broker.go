@@ -76,9 +76,13 @@ func New(cfg Config, store hooks.Store) (*Broker, error) {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = cfg.MaxPacketSize
 	server := mqtt.New(&mqtt.Options{
-		Capabilities:           caps,
-		Logger:                 cfg.Logger.With("component", "mqtt"),
-		InlineClient:           false, // the inline client bypasses every ACL
+		Capabilities: caps,
+		Logger:       cfg.Logger.With("component", "mqtt"),
+		// The inline client publishes for the server itself (sensor data posted
+		// over HTTP, sensor errors). Its publishes skip the publish ACL, so only
+		// server code reaches it; deliveries are still checked per subscriber,
+		// and no network client may take its client id.
+		InlineClient:           true,
 		SysTopicResendInterval: 10,
 	})
 	sessions, unwatch, err := hooks.Install(server, store, cfg.Logger.With("component", "mqtt-auth"))
@@ -136,6 +140,14 @@ func (b *Broker) Addr(listener string) net.Addr { return b.addrs[listener] }
 
 // Server returns the mochi server, for tests and measurements.
 func (b *Broker) Server() *mqtt.Server { return b.server }
+
+// Publish sends a message as the server, through the inline client.
+func (b *Broker) Publish(topic string, payload []byte) error {
+	if err := b.server.Publish(topic, payload, false, 0); err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
+	return nil
+}
 
 // LiveSessions returns how many live sessions use a key.
 func (b *Broker) LiveSessions(keyID string) int { return b.sessions.KeySessions(keyID) }

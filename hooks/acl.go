@@ -7,17 +7,21 @@ import (
 
 // ACL confines every client to its grant: mochi asks it on every publish
 // (write), every subscription filter and every delivery to a subscriber
-// (read). No grant, no access. It also resolves inbound topic aliases before
+// (read). No grant, no access. Beyond the user's own topics, the data topic
+// of a PUBLIC sensor is open to read and its message topic to write. It also resolves inbound topic aliases before
 // mochi's ACL check sees the topic.
 type ACL struct {
 	mqtt.HookBase
 	sessions *Sessions
+	sensors  *Sensors
 }
 
 var _ mqtt.Hook = (*ACL)(nil)
 
-// NewACL returns the ACL hook.
-func NewACL(sessions *Sessions) *ACL { return &ACL{sessions: sessions} }
+// NewACL returns the ACL hook; sensors opens the topics of PUBLIC sensors.
+func NewACL(sessions *Sessions, sensors *Sensors) *ACL {
+	return &ACL{sessions: sessions, sensors: sensors}
+}
 
 // ID identifies the hook to mochi.
 func (a *ACL) ID() string { return "wotkit-acl" }
@@ -35,9 +39,9 @@ func (a *ACL) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		return false
 	}
 	if write {
-		return g.CanPublish(topic)
+		return g.CanPublish(topic) || (g.Write && !g.Revoked() && a.sensors.publicWrite(topic))
 	}
-	return g.CanRead(topic)
+	return g.CanRead(topic) || (g.Read && !g.Revoked() && a.sensors.publicRead(topic))
 }
 
 // OnPacketRead resolves an inbound topic alias (a PUBLISH with an empty topic

@@ -19,7 +19,7 @@ import (
 func BenchmarkACL(b *testing.B) {
 	server := mqtt.New(&mqtt.Options{})
 	sessions := newSessions(server)
-	acl := NewACL(sessions)
+	acl := NewACL(sessions, sensorsOf(storage.Sensor{Owner: "bob1", Name: "weather", Visibility: storage.Public}))
 	cl := server.NewClient(nil, "bench", "sensor-1", false)
 	if !sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}}) {
 		b.Fatal("admit")
@@ -36,6 +36,8 @@ func BenchmarkACL(b *testing.B) {
 		{"subscribe-wildcard", "alice/+/data", false, true},
 		{"subscribe-shared", "$share/group/alice/#", false, true},
 		{"publish-denied", "bob1/weather/data", true, false},
+		{"deliver-public-sensor", "bob1/weather/data", false, true},
+		{"deliver-denied", "bob1/private/data", false, false},
 	}
 	b.Run("baseline-mochi-allow-all", func(b *testing.B) {
 		b.ReportAllocs()
@@ -61,13 +63,14 @@ func BenchmarkACL(b *testing.B) {
 func TestACLDecisionAllocatesNothing(t *testing.T) {
 	server := mqtt.New(&mqtt.Options{})
 	sessions := newSessions(server)
-	acl := NewACL(sessions)
+	acl := NewACL(sessions, sensorsOf(storage.Sensor{Owner: "bob1", Name: "weather", Visibility: storage.Public}))
 	cl := server.NewClient(nil, "t", "c", false)
 	sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}})
 	allocs := testing.AllocsPerRun(1000, func() {
 		acl.OnACLCheck(cl, "alice/weather/data", true)
 		acl.OnACLCheck(cl, "$share/g/alice/#", false)
 		acl.OnACLCheck(cl, "bob1/x", false)
+		acl.OnACLCheck(cl, "bob1/weather/data", false)
 	})
 	if allocs != 0 {
 		t.Fatalf("ACL decision allocates %.1f times", allocs)
@@ -104,4 +107,15 @@ func BenchmarkConnectAuth(b *testing.B) {
 		}
 		sessions.forget(cl)
 	}
+}
+
+// sensorsOf is a sensor view holding the given sensors.
+func sensorsOf(list ...storage.Sensor) *Sensors {
+	m := map[string]*storage.Sensor{}
+	for i := range list {
+		m[list[i].Owner+"/"+list[i].Name] = &list[i]
+	}
+	s := &Sensors{}
+	s.current.Store(&m)
+	return s
 }

@@ -12,21 +12,26 @@ import (
 // Store is the part of storage the hooks need.
 type Store interface {
 	Credentials
+	SensorStore
 	Watch(fn func(storage.Event)) (cancel func())
 }
 
-// Install adds the authentication and ACL hooks to server and subscribes the
-// revoker to store's events. It returns the session registry (for counts) and
+// Install adds the authentication, ACL and recording hooks to server and
+// subscribes the revoker and the sensor view to store's events. It returns the session registry (for counts) and
 // a function that stops the subscription.
 func Install(server *mqtt.Server, store Store, log *slog.Logger) (*Sessions, func(), error) {
 	sessions := newSessions(server)
 	revoker := NewRevoker(sessions, log)
-	if err := server.AddHook(NewAuthn(store, sessions, revoker, log), nil); err != nil {
-		return nil, nil, fmt.Errorf("add authn hook: %w", err)
+	sensors, err := NewSensors(store, sessions)
+	if err != nil {
+		return nil, nil, err
 	}
-	if err := server.AddHook(NewACL(sessions), nil); err != nil {
-		return nil, nil, fmt.Errorf("add acl hook: %w", err)
+	for _, h := range []mqtt.Hook{NewAuthn(store, sessions, revoker, log), NewACL(sessions, sensors), NewRecorder(sensors)} {
+		if err := server.AddHook(h, nil); err != nil {
+			return nil, nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
+		}
 	}
-	cancel := store.Watch(revoker.HandleEvent)
-	return sessions, cancel, nil
+	cancelRevoker := store.Watch(revoker.HandleEvent)
+	cancelSensors := store.Watch(sensors.HandleEvent)
+	return sessions, func() { cancelRevoker(); cancelSensors() }, nil
 }

@@ -353,14 +353,25 @@ func TestTopicAliasCannotEscapeACL(t *testing.T) {
 	}
 }
 
-func TestInlineClientIsOff(t *testing.T) {
+// The inline client publishes for the server and skips the publish ACL, so
+// no network client, not even an admin, may take its client id.
+func TestInlineClient_OnlyTheServerSpeaksThroughIt(t *testing.T) {
 	w := newWorld(t)
-	b, _ := wotkittest.StartBroker(t, w.store)
-	if err := b.Server().Publish("alice/x", []byte("inline"), false, 0); err == nil {
-		t.Fatal("the inline client (which skips every ACL) is enabled")
+	b, addr := wotkittest.StartBroker(t, w.store)
+	_, ca, err := wotkittest.Dial5(t, addr, &paho.Connect{ClientID: "inline", CleanStart: true, Username: w.root, Password: []byte(w.rootPW)})
+	if err == nil || ca == nil || ca.ReasonCode != 0x85 {
+		t.Fatalf("an admin taking the inline client's id: connack %+v err %v, want 0x85", ca, err)
 	}
-	if _, ok := b.Server().Clients.Get("inline"); ok {
-		t.Fatal("an inline client session exists")
+	alice, _, err := wotkittest.Dial5(t, addr, &paho.Connect{ClientID: "alice", CleanStart: true, Username: w.alice, Password: []byte(w.alicePW)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subscribe5(t, alice, "alice/#")
+	if err := b.Publish("alice/weather/message", []byte("from the server")); err != nil {
+		t.Fatal(err)
+	}
+	if m := wotkittest.Expect(t, alice.Msgs); m.Payload != "from the server" {
+		t.Fatalf("alice got %+v", m)
 	}
 }
 

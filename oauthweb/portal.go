@@ -28,7 +28,10 @@ type Config struct {
 	SecureCookie bool                   // true under TLS
 	LiveSessions func(keyID string) int // live MQTT sessions of a key, for the key view; nil shows nothing
 	TokenTTL     time.Duration          // access token lifetime (default DefaultTokenTTL, 43200 s)
-	Logger       *slog.Logger           // default slog.Default()
+	// Publish sends a message into the MQTT broker as the server (sensor data
+	// posted over HTTP goes to owner/name/data); nil: data is only stored.
+	Publish func(topic string, payload []byte) error
+	Logger  *slog.Logger // default slog.Default()
 }
 
 // Validate reports what is wrong with the configuration, defaults applied.

@@ -140,7 +140,7 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	}
 	portal, err := oauthweb.New(oauthweb.Config{
 		Store: store, PublicURL: cfg.publicURL, MQTTAddr: mqttShown, Signup: cfg.signup,
-		SecureCookie: tlsConfig != nil, LiveSessions: inst.broker.LiveSessions, TokenTTL: cfg.tokenTTL,
+		SecureCookie: tlsConfig != nil, LiveSessions: inst.broker.LiveSessions, TokenTTL: cfg.tokenTTL, Publish: inst.broker.Publish,
 		Logger: log.With("component", "web"),
 	})
 	if err != nil {

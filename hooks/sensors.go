@@ -1,0 +1,227 @@
+package hooks
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/wotkit/wotkit/storage"
+)
+
+// Sensors is the in-memory view of every sensor that the hot path needs:
+// which owner/name topics exist and which are PUBLIC. Readers take no lock:
+// the map is replaced whole (copy on write) when storage reports a change.
+type Sensors struct {
+	store    SensorStore
+	sessions *Sessions
+	current  atomic.Pointer[map[string]*storage.Sensor] // "owner/name" -> sensor
+
+	mu sync.Mutex // serialises writers
+}
+
+// SensorStore is the part of storage the sensor hooks need.
+type SensorStore interface {
+	Sensors() ([]storage.Sensor, error)
+	Sensor(owner, name string) (storage.Sensor, error)
+	Record(sensorID uint64, r storage.Reading) error
+}
+
+// NewSensors loads every sensor from store.
+func NewSensors(store SensorStore, sessions *Sessions) (*Sensors, error) {
+	all, err := store.Sensors()
+	if err != nil {
+		return nil, fmt.Errorf("load sensors: %w", err)
+	}
+	m := make(map[string]*storage.Sensor, len(all))
+	for i := range all {
+		m[all[i].Owner+"/"+all[i].Name] = &all[i]
+	}
+	s := &Sensors{store: store, sessions: sessions}
+	s.current.Store(&m)
+	return s, nil
+}
+
+// lookup returns the sensor whose topics start with prefix ("owner/name").
+func (s *Sensors) lookup(prefix string) *storage.Sensor {
+	return (*s.current.Load())[prefix]
+}
+
+// set replaces one sensor (nil: removes it).
+func (s *Sensors) set(owner, name string, sn *storage.Sensor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := *s.current.Load()
+	m := make(map[string]*storage.Sensor, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	if sn == nil {
+		delete(m, owner+"/"+name)
+	} else {
+		m[owner+"/"+name] = sn
+	}
+	s.current.Store(&m)
+}
+
+// sensorTopic splits "owner/name/leaf" into "owner/name" and leaf; ok is
+// false for any other shape.
+func sensorTopic(topic string) (prefix, leaf string, ok bool) {
+	i := strings.IndexByte(topic, '/')
+	if i <= 0 {
+		return "", "", false
+	}
+	j := strings.IndexByte(topic[i+1:], '/')
+	if j <= 0 {
+		return "", "", false
+	}
+	j += i + 1
+	leaf = topic[j+1:]
+	if strings.IndexByte(leaf, '/') >= 0 {
+		return "", "", false
+	}
+	return topic[:j], leaf, true
+}
+
+// publicRead reports whether filter (a topic, or a filter without wildcards)
+// is the data topic of a PUBLIC sensor: open to every authenticated reader.
+func (s *Sensors) publicRead(filter string) bool {
+	prefix, leaf, ok := sensorTopic(stripShare(filter))
+	if !ok || leaf != "data" {
+		return false
+	}
+	sn := s.lookup(prefix)
+	return sn != nil && sn.Visibility == storage.Public
+}
+
+// publicWrite reports whether topic is the control topic of a PUBLIC sensor,
+// open to every authenticated client with write permission.
+func (s *Sensors) publicWrite(topic string) bool {
+	prefix, leaf, ok := sensorTopic(topic)
+	if !ok || leaf != "message" {
+		return false
+	}
+	sn := s.lookup(prefix)
+	return sn != nil && sn.Visibility == storage.Public
+}
+
+// Recorder records JSON readings published to a sensor's data topic and
+// refuses those that break the sensor's fields: MQTT 5 PUBACK 0x99 with the
+// reason, otherwise dropped; the owner's clients learn why on owner/errors.
+type Recorder struct {
+	mqtt.HookBase
+	sensors *Sensors
+}
+
+var _ mqtt.Hook = (*Recorder)(nil)
+
+// NewRecorder returns the recording hook.
+func NewRecorder(sensors *Sensors) *Recorder { return &Recorder{sensors: sensors} }
+
+// ID identifies the hook to mochi.
+func (r *Recorder) ID() string { return "wotkit-recorder" }
+
+// Provides tells mochi which events the hook handles.
+func (r *Recorder) Provides(b byte) bool { return b == mqtt.OnPublish }
+
+// errPayloadFormat is MQTT 5's 0x99 "payload format invalid".
+const errPayloadFormat = 0x99
+
+// OnPublish records a reading published to a known sensor's data topic.
+// Messages the server publishes itself (data posted over HTTP, which is
+// recorded there) pass untouched, as do all other topics.
+func (r *Recorder) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	prefix, leaf, ok := sensorTopic(pk.TopicName)
+	if !ok || leaf != "data" {
+		return pk, nil
+	}
+	sn := r.sensors.lookup(prefix)
+	if sn == nil {
+		return pk, nil
+	}
+	reading, err := decodeReading(*sn, pk.Payload)
+	if err == nil {
+		if err = r.sensors.store.Record(sn.ID, reading); err != nil {
+			return pk, refuse(cl, pk, packets.ErrQuotaExceeded.Code, "readings arrive faster than they can be stored; try again")
+		}
+		return pk, nil
+	}
+	msg := fmt.Sprintf("reading refused for %s: %s", sn.GlobalName(), strings.TrimPrefix(err.Error(), storage.ErrInvalid.Error()+": "))
+	server := r.sensors.sessions.server
+	if perr := server.Publish(sn.Owner+"/errors", []byte(msg), false, 0); perr != nil {
+		server.Log.Warn("publish sensor error", "sensor", sn.GlobalName(), "error", perr)
+	}
+	return pk, refuse(cl, pk, errPayloadFormat, msg)
+}
+
+// refuse stops a publish: an MQTT 5 client sending QoS 1 or 2 gets a PUBACK
+// with code and reason; any other publish is acknowledged as usual (3.1.1 has
+// no negative acknowledgement, and a client left without one would resend
+// the same bad reading forever) and dropped.
+func refuse(cl *mqtt.Client, pk packets.Packet, code byte, reason string) error {
+	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
+		return packets.Code{Code: code, Reason: reason}
+	}
+	return packets.CodeSuccessIgnore
+}
+
+// decodeReading reads a JSON object published to a sensor's data topic.
+func decodeReading(sn storage.Sensor, payload []byte) (storage.Reading, error) {
+	var raw map[string]any
+	if err := json.Unmarshal(payload, &raw); err != nil || raw == nil {
+		return storage.Reading{}, fmt.Errorf("%w: the payload must be a JSON object of field values", storage.ErrInvalid)
+	}
+	return storage.ParseReading(sn, raw, time.Now())
+}
+
+// HandleEvent keeps the view current; register it with storage.Store.Watch.
+// A sensor that turns PRIVATE or is deleted loses its other readers at once:
+// the ACL refuses delivery from the moment the view changes, and their
+// subscriptions to it are removed.
+func (s *Sensors) HandleEvent(e storage.Event) {
+	switch e.Kind {
+	case storage.SensorChanged:
+		sn, err := s.store.Sensor(e.User, e.Sensor)
+		if err != nil {
+			s.sessions.server.Log.Error("reload sensor", "sensor", e.User+"."+e.Sensor, "error", err)
+			return
+		}
+		s.set(e.User, e.Sensor, &sn)
+		if !e.Public {
+			s.dropOtherReaders(e.User, e.Sensor)
+		}
+	case storage.SensorDeleted:
+		s.set(e.User, e.Sensor, nil)
+		s.dropOtherReaders(e.User, e.Sensor)
+	}
+}
+
+// dropOtherReaders removes the subscriptions of other users' clients to a
+// sensor's data topic.
+func (s *Sensors) dropOtherReaders(owner, name string) {
+	server := s.sessions.server
+	topic := owner + "/" + name + "/data"
+	for _, cl := range server.Clients.GetAll() {
+		g := s.sessions.grant(cl)
+		if g == nil || g.User == owner || g.Admin {
+			continue
+		}
+		for filter := range cl.State.Subscriptions.GetAll() {
+			if stripShare(filter) != topic {
+				continue
+			}
+			if server.Topics.Unsubscribe(filter, cl.ID) {
+				atomic.AddInt64(&server.Info.Subscriptions, -1)
+			}
+			cl.State.Subscriptions.Delete(filter)
+		}
+	}
+}
