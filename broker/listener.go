@@ -1,0 +1,121 @@
+package broker
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+const maxAcceptBackoff = time.Second
+
+// guardedListener is a mochi listener that wraps every accepted connection in the packet guard.
+type guardedListener struct {
+	id       string
+	protocol string
+	ln       net.Listener
+	cfg      GuardConfig
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{} // connections whose establish has not returned
+}
+
+// NewGuardedListener returns a mochi listener that accepts from ln and wraps every connection in the packet guard.
+func NewGuardedListener(id, protocol string, ln net.Listener, cfg GuardConfig) listeners.Listener {
+	return &guardedListener{id: id, protocol: protocol, ln: ln, cfg: cfg.withDefaults(), conns: map[net.Conn]struct{}{}}
+}
+
+// ID returns the listener id.
+func (l *guardedListener) ID() string { return l.id }
+
+// Address returns the address ln is bound to.
+func (l *guardedListener) Address() string { return l.ln.Addr().String() }
+
+// Protocol returns the protocol name given to NewGuardedListener.
+func (l *guardedListener) Protocol() string { return l.protocol }
+
+// Init does nothing: ln is already bound, and the guard logs to GuardConfig.Logger.
+func (l *guardedListener) Init(*slog.Logger) error { return nil }
+
+// Serve accepts connections until the listener is closed and hands each one,
+// guarded, to establish in its own goroutine.
+func (l *guardedListener) Serve(establish listeners.EstablishFn) {
+	var backoff time.Duration
+	for {
+		conn, err := l.ln.Accept()
+		if err != nil {
+			if l.isClosed() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Like net/http: a failing Accept (e.g. out of file descriptors) must not end the listener for good.
+			backoff = min(max(2*backoff, 5*time.Millisecond), maxAcceptBackoff)
+			l.cfg.Logger.Warn("mqtt listener accept failed", "listener", l.id, "error", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if !l.track(conn) {
+			_ = conn.Close()
+			return
+		}
+		go func() {
+			defer l.untrack(conn)
+			if err := establish(l.id, newGuardConn(conn, l.cfg)); err != nil {
+				l.cfg.Logger.Debug("mqtt connection ended", "listener", l.id, "remote", conn.RemoteAddr().String(), "error", err)
+			}
+		}()
+	}
+}
+
+// Close stops accepting, closes ln, asks mochi to close this listener's clients,
+// then closes the connections mochi does not know yet (those still before CONNECT),
+// so that mochi's wait for its client goroutines ends.
+func (l *guardedListener) Close(closeClients listeners.CloseFn) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	l.mu.Unlock()
+
+	if err := l.ln.Close(); err != nil {
+		l.cfg.Logger.Warn("close mqtt listener", "listener", l.id, "error", err)
+	}
+	closeClients(l.id)
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		_ = c.Close()
+	}
+}
+
+// isClosed reports whether Close has been called.
+func (l *guardedListener) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// track registers c as live, or reports false once the listener is closed.
+func (l *guardedListener) track(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.conns[c] = struct{}{}
+	return true
+}
+
+// untrack forgets c once mochi is done with it.
+func (l *guardedListener) untrack(c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.conns, c)
+}

@@ -1,0 +1,113 @@
+package broker
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	pahomqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// selfSignedTLS returns a server config for 127.0.0.1 and a client config trusting it.
+func selfSignedTLS(t *testing.T) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		&tls.Config{RootCAs: pool}
+}
+
+func TestWebSocketListener_PublishSubscribe(t *testing.T) {
+	serverTLS, clientTLS := selfSignedTLS(t)
+	for _, tc := range []struct {
+		scheme    string
+		serverTLS *tls.Config
+	}{{"ws", nil}, {"wss", serverTLS}} {
+		t.Run(tc.scheme, func(t *testing.T) {
+			ln, err := ListenWebSocket("127.0.0.1:0", tc.serverTLS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := startBroker(t, ln, GuardConfig{})
+
+			opts := pahomqtt.NewClientOptions().
+				AddBroker(tc.scheme + "://" + b.addr + "/mqtt").
+				SetClientID("ws-" + tc.scheme).
+				SetTLSConfig(clientTLS).
+				SetAutoReconnect(false).
+				SetConnectTimeout(ioTimeout)
+			c := pahomqtt.NewClient(opts)
+			wait := func(what string, tok pahomqtt.Token) {
+				t.Helper()
+				if !tok.WaitTimeout(ioTimeout) || tok.Error() != nil {
+					t.Fatalf("%s over %s: %v", what, tc.scheme, tok.Error())
+				}
+			}
+			wait("connect", c.Connect())
+			defer c.Disconnect(100)
+
+			received := make(chan []byte, 1)
+			wait("subscribe", c.Subscribe("ws/test", 1, func(_ pahomqtt.Client, m pahomqtt.Message) { received <- m.Payload() }))
+			wait("publish", c.Publish("ws/test", 1, false, "over websocket"))
+			select {
+			case p := <-received:
+				if string(p) != "over websocket" {
+					t.Fatalf("got payload %q", p)
+				}
+			case <-time.After(ioTimeout):
+				t.Fatal("no message received over websocket")
+			}
+			if logs := b.logs.String(); logs != "" {
+				t.Fatalf("guard rejected a websocket client:\n%s", logs)
+			}
+		})
+	}
+}
+
+func TestGuardedListener_CloseEndsEveryConnection(t *testing.T) {
+	// With an hour-long connect timeout, only Close can end the silent connection.
+	b := startBroker(t, nil, GuardConfig{ConnectTimeout: time.Hour})
+	silent := dial(t, b.addr)
+	connected := dial(t, b.addr)
+	mqttConnect(t, connected, 5, "connected")
+
+	stopped := make(chan struct{})
+	go func() {
+		b.stop() // mochi's Close waits for every client goroutine, pre-CONNECT ones included
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(ioTimeout):
+		t.Fatal("server Close did not return: a connection before CONNECT was left open")
+	}
+	assertClosedByServer(t, silent)
+	assertClosedByServer(t, connected)
+	if _, err := net.DialTimeout("tcp", b.addr, ioTimeout); err == nil {
+		t.Fatal("listener still accepts after Close")
+	}
+}
