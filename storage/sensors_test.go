@@ -91,7 +91,7 @@ func TestParseReading(t *testing.T) {
 		t.Fatalf("timestamp in ms: %+v %v", r, err)
 	}
 	for name, raw := range map[string]map[string]any{
-		"missing required": {"value": 1.0},
+		"missing required":  {"value": 1.0},
 		"string for number": {"temp": "warm"},
 		"number for string": {"temp": 1.0, "message": 5.0},
 		"unknown field":     {"temp": 1.0, "humidity": 3.0},

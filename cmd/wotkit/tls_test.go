@@ -79,7 +79,7 @@ func TestServe_TLS(t *testing.T) {
 	id, pw := createKey(t, dir, "alice")
 
 	got := make(chan string, 1)
-	opts := paho3.NewClientOptions().AddBroker("ssl://"+inst.broker.Addr("tls").String()).SetClientID("tls").
+	opts := paho3.NewClientOptions().AddBroker("ssl://" + inst.broker.Addr("tls").String()).SetClientID("tls").
 		SetUsername(id).SetPassword(pw).SetTLSConfig(&tls.Config{RootCAs: pool}).SetAutoReconnect(false)
 	c := paho3.NewClient(opts)
 	if tok := c.Connect(); !tok.WaitTimeout(wotkittest.Timeout) || tok.Error() != nil {
