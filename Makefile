@@ -29,3 +29,4 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./broker -run '^$$' -fuzz '^FuzzGuardLiveBroker$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzFilterAllowed$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./storage -run '^$$' -fuzz '^FuzzScanReading$$' -fuzztime $(FUZZTIME)

@@ -98,3 +98,48 @@ func BenchmarkRevoke1000(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/revocation")
 }
+
+// BenchmarkPublishToSensor measures QoS 0 messages per second from one
+// publisher to one subscriber, on a topic of a recorded sensor (decoded,
+// validated and queued for the batch writer) against a topic of no sensor.
+func BenchmarkPublishToSensor(b *testing.B) {
+	store := wotkittest.NewStore(b)
+	keyID, keyPW := wotkittest.User(b, store, "alice", false)
+	if _, err := store.CreateSensor(storage.Sensor{Owner: "alice", Name: "weather"}); err != nil {
+		b.Fatal(err)
+	}
+	_, addr := wotkittest.StartBroker(b, store, func(c *broker.Config) { c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) })
+	for _, c := range []struct{ name, topic string }{
+		{"baseline-unrecorded-topic", "alice/other/data"},
+		{"recorded-sensor", "alice/weather/data"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			sub, _, err := wotkittest.RawConnect(addr, "sub-"+c.name, keyID, keyPW)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sub.Close()
+			if code, err := wotkittest.RawSubscribe(sub, c.topic); err != nil || code != 0 {
+				b.Fatalf("subscribe: %d %v", code, err)
+			}
+			pub, _, err := wotkittest.RawConnect(addr, "pub-"+c.name, keyID, keyPW)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pub.Close()
+			msg := wotkittest.PublishBytes(c.topic, []byte(`{"value": 21.5, "message": "ok"}`))
+			b.ResetTimer()
+			done := make(chan int, 1)
+			go func() { done <- wotkittest.CountPublishes(sub, b.N, time.Minute) }()
+			for range b.N {
+				if _, err := pub.Write(msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if got := <-done; got != b.N {
+				b.Fatalf("received %d of %d", got, b.N)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}

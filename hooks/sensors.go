@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ type SensorStore interface {
 	Sensors() ([]storage.Sensor, error)
 	Sensor(owner, name string) (storage.Sensor, error)
 	Record(sensorID uint64, r storage.Reading) error
+	RecordJSON(sensorID uint64, at time.Time, values []byte) error
 }
 
 // NewSensors loads every sensor from store.
@@ -147,11 +149,22 @@ func (r *Recorder) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	if sn == nil {
 		return pk, nil
 	}
-	reading, err := decodeReading(*sn, pk.Payload)
-	if err == nil {
-		if err = r.sensors.store.Record(sn.ID, reading); err != nil {
-			return pk, refuse(cl, pk, packets.ErrQuotaExceeded.Code, "readings arrive faster than they can be stored; try again")
+	var err error
+	if storage.ScanReading(*sn, pk.Payload) {
+		// The common case: a flat object of the sensor's fields, kept as it
+		// is. mochi decodes every packet into fresh bytes, so keeping the
+		// payload is safe.
+		err = r.sensors.store.RecordJSON(sn.ID, time.Now().UTC(), pk.Payload)
+	} else {
+		var reading storage.Reading
+		if reading, err = decodeReading(*sn, pk.Payload); err == nil {
+			err = r.sensors.store.Record(sn.ID, reading)
 		}
+	}
+	if errors.Is(err, storage.ErrBusy) {
+		return pk, refuse(cl, pk, packets.ErrQuotaExceeded.Code, "readings arrive faster than they can be stored; try again")
+	}
+	if err == nil {
 		return pk, nil
 	}
 	msg := fmt.Sprintf("reading refused for %s: %s", sn.GlobalName(), strings.TrimPrefix(err.Error(), storage.ErrInvalid.Error()+": "))

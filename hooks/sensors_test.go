@@ -1,6 +1,7 @@
 package hooks_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -46,9 +47,20 @@ func TestSensor_MQTTReadingsAreRecorded(t *testing.T) {
 	if rc := publish5(t, pub, "alice/weather/data", `{"value": 21.5, "message": "sunny"}`); rc != 0 {
 		t.Fatalf("PUBACK %#x", rc)
 	}
-	rs := waitReadings(t, w.store, sn.ID, 1)
-	if len(rs) != 1 || rs[0].Values["value"] != 21.5 || rs[0].Values["message"] != "sunny" {
+	// Stored as sent; and a reading that needs converting takes the slow path.
+	hourAgo := time.Now().Add(-time.Hour).UnixMilli()
+	if rc := publish5(t, pub, "alice/weather/data", fmt.Sprintf(`{"value": "22", "timestamp": %d}`, hourAgo)); rc != 0 {
+		t.Fatalf("PUBACK %#x", rc)
+	}
+	rs := waitReadings(t, w.store, sn.ID, 2)
+	if len(rs) != 2 {
 		t.Fatalf("recorded %+v", rs)
+	}
+	if rs[0].Values["value"] != 22.0 || rs[0].Timestamp.UnixMilli() != hourAgo {
+		t.Errorf("converted reading %+v", rs[0])
+	}
+	if rs[1].Values["value"] != 21.5 || rs[1].Values["message"] != "sunny" {
+		t.Errorf("reading stored as sent: %+v", rs[1])
 	}
 }
 

@@ -37,18 +37,19 @@ var ErrBusy = errors.New("too many readings waiting to be written")
 // ParseReading checks raw values against the sensor's fields and returns
 // the reading: every required field present, NUMBER fields numbers (a numeric
 // string is accepted), STRING fields strings, no unknown fields. A timestamp,
-// in milliseconds or RFC 3339, is taken when given; otherwise now.
+// in milliseconds or RFC 3339, is taken when given; otherwise now. The
+// reading takes raw over as its Values (converted in place).
 func ParseReading(sn Sensor, raw map[string]any, now time.Time) (Reading, error) {
-	r := Reading{Timestamp: now.UTC(), Values: make(map[string]any, len(raw))}
-	for k, v := range raw {
-		if k == "timestamp" {
-			ts, err := parseTimestamp(v)
-			if err != nil {
-				return Reading{}, err
-			}
-			r.Timestamp = ts
-			continue
+	r := Reading{Timestamp: now.UTC(), Values: raw}
+	if v, ok := raw["timestamp"]; ok {
+		ts, err := parseTimestamp(v)
+		if err != nil {
+			return Reading{}, err
 		}
+		r.Timestamp = ts
+		delete(raw, "timestamp")
+	}
+	for k, v := range raw {
 		f, ok := sn.Field(k)
 		if !ok {
 			return Reading{}, fmt.Errorf("%w: sensor %s has no field %q", ErrInvalid, sn.GlobalName(), truncate(k, 64))
@@ -59,21 +60,21 @@ func ParseReading(sn Sensor, raw map[string]any, now time.Time) (Reading, error)
 			if !ok {
 				return Reading{}, fmt.Errorf("%w: field %q must be a number", ErrInvalid, k)
 			}
-			r.Values[k] = n
+			if _, isFloat := v.(float64); !isFloat {
+				raw[k] = n
+			}
 		case FieldString:
-			s, ok := v.(string)
-			if !ok {
+			if _, ok := v.(string); !ok {
 				return Reading{}, fmt.Errorf("%w: field %q must be a string", ErrInvalid, k)
 			}
-			r.Values[k] = s
 		}
 	}
 	for _, f := range sn.Fields {
-		if _, ok := r.Values[f.Name]; f.Required && !ok {
+		if _, ok := raw[f.Name]; f.Required && !ok {
 			return Reading{}, fmt.Errorf("%w: field %q is required", ErrInvalid, f.Name)
 		}
 	}
-	if len(r.Values) == 0 {
+	if len(raw) == 0 {
 		return Reading{}, fmt.Errorf("%w: a reading needs at least one field of %s", ErrInvalid, sn.GlobalName())
 	}
 	return r, nil
@@ -123,18 +124,42 @@ const (
 )
 
 type pendingReading struct {
-	sensor uint64
-	r      Reading
-	done   chan error // nil: nobody waits
+	sensor  uint64
+	r       Reading
+	encoded []byte     // r.Values as a JSON object, when already encoded
+	done    chan error // nil: nobody waits
 }
 
+// recordWait bounds how long Record waits for room in a full queue: readings
+// that arrive faster than the disk takes them slow their publisher down
+// rather than being lost, up to this.
+const recordWait = time.Second
+
 // Record queues a reading to be written with the next batch; it never waits
-// for the disk. ErrBusy when the queue is full.
+// for the disk, only, when the queue is full, for room in it (ErrBusy after
+// recordWait).
 func (s *Store) Record(sensorID uint64, r Reading) error {
+	return s.enqueue(pendingReading{sensor: sensorID, r: r})
+}
+
+// RecordJSON queues a reading given as the JSON object of its values, which
+// ScanReading accepted: it is stored as it is, timestamped at.
+func (s *Store) RecordJSON(sensorID uint64, at time.Time, values []byte) error {
+	return s.enqueue(pendingReading{sensor: sensorID, r: Reading{Timestamp: at}, encoded: values})
+}
+
+func (s *Store) enqueue(p pendingReading) error {
 	select {
-	case s.readings <- pendingReading{sensor: sensorID, r: r}:
+	case s.readings <- p:
 		return nil
 	default:
+	}
+	t := time.NewTimer(recordWait)
+	defer t.Stop()
+	select {
+	case s.readings <- p:
+		return nil
+	case <-t.C:
 		return ErrBusy
 	}
 }
@@ -198,36 +223,44 @@ func (s *Store) writeReadings() {
 func (s *Store) writeBatch(tx *bolt.Tx, batch []pendingReading) error {
 	root, counts := tx.Bucket(bucketSensorData), tx.Bucket(bucketSensorCounts)
 	ids := tx.Bucket(bucketSensorIDs)
-	touched := map[uint64]*bolt.Bucket{}
+	type history struct {
+		b     *bolt.Bucket
+		added uint64
+	}
+	touched := map[uint64]*history{}
 	for _, p := range batch {
-		b, ok := touched[p.sensor]
+		h, ok := touched[p.sensor]
 		if !ok {
 			if ids.Get(idKey(p.sensor)) == nil {
 				continue // deleted meanwhile
 			}
-			var err error
-			if b, err = root.CreateBucketIfNotExists(idKey(p.sensor)); err != nil {
+			b, err := root.CreateBucketIfNotExists(idKey(p.sensor))
+			if err != nil {
 				return err
 			}
-			touched[p.sensor] = b
+			h = &history{b: b}
+			touched[p.sensor] = h
 		}
-		seq, err := b.NextSequence()
+		seq, err := h.b.NextSequence()
 		if err != nil {
 			return err
 		}
-		data, err := json.Marshal(p.r.Values)
-		if err != nil {
-			return fmt.Errorf("encode reading: %w", err)
+		data := p.encoded
+		if data == nil {
+			if data, err = json.Marshal(p.r.Values); err != nil {
+				return fmt.Errorf("encode reading: %w", err)
+			}
 		}
-		if err := b.Put(dataKey(p.r.Timestamp, seq), data); err != nil {
+		if err := h.b.Put(dataKey(p.r.Timestamp, seq), data); err != nil {
 			return err
 		}
-		if err := counts.Put(idKey(p.sensor), countBytes(readCount(counts, p.sensor)+1)); err != nil {
-			return err
-		}
+		h.added++
 	}
-	for id, b := range touched {
-		if err := s.trim(counts, id, b); err != nil {
+	for id, h := range touched {
+		if err := counts.Put(idKey(id), countBytes(readCount(counts, id)+h.added)); err != nil {
+			return err
+		}
+		if err := s.trim(counts, id, h.b); err != nil {
 			return err
 		}
 	}

@@ -58,6 +58,7 @@ type Options struct {
 // Store is an open wotkit database. It is safe for concurrent use.
 type Store struct {
 	db         *bolt.DB
+	path       string
 	bcryptCost int
 	// fakeHash is compared against when a user does not exist, so that the
 	// time a failed login takes says nothing about whether the account exists.
@@ -113,6 +114,7 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.Retention = DefaultRetention
 	}
 	s := &Store{
+		path:         path,
 		retention:    opts.Retention,
 		readings:     make(chan pendingReading, queueSize),
 		readingsDone: make(chan struct{}),
@@ -170,7 +172,7 @@ func (s *Store) Close() error {
 }
 
 // Path returns the file the store is kept in.
-func (s *Store) Path() string { return s.db.Path() }
+func (s *Store) Path() string { return s.path }
 
 // update runs fn in a write transaction and, once it has committed, publishes
 // the events fn returned.
@@ -193,12 +195,21 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	return s.db.View(fn)
 }
 
-// Check verifies the file's internal consistency (every page reachable once,
-// no freed page in use) and returns the first problem found.
-func (s *Store) Check() error {
-	return s.view(func(tx *bolt.Tx) error {
+// CheckFile verifies the internal consistency of a database file that no
+// process has open (every page reachable once, no freed page in use) and
+// returns the first problem found.
+func CheckFile(path string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return fmt.Errorf("check %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return fmt.Errorf("check %s: %w", path, err)
+	}
+	defer db.Close()
+	return db.View(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
-			return fmt.Errorf("check %s: %w", s.Path(), err)
+			return fmt.Errorf("check %s: %w", path, err)
 		}
 		return nil
 	})

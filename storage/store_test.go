@@ -29,11 +29,11 @@ func open(t *testing.T, path string) *storage.Store {
 
 func closeStore(t *testing.T, s *storage.Store) {
 	t.Helper()
-	if err := s.Check(); err != nil {
-		t.Errorf("consistency: %v", err)
-	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("close: %v", err)
+	}
+	if err := storage.CheckFile(s.Path()); err != nil {
+		t.Errorf("consistency: %v", err)
 	}
 }
 

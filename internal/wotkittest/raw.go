@@ -1,6 +1,7 @@
 package wotkittest
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -61,4 +62,69 @@ func WaitClosed(nc net.Conn, timeout time.Duration) error {
 			return nil
 		}
 	}
+}
+
+// RawSubscribe subscribes a raw 3.1.1 connection to filter at QoS 0 and
+// waits for the SUBACK, returning its return code.
+func RawSubscribe(nc net.Conn, filter string) (byte, error) {
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1, ProtocolVersion: 4,
+		Filters: packets.Subscriptions{{Filter: filter}}}
+	var buf bytes.Buffer
+	if err := pk.SubscribeEncode(&buf); err != nil {
+		return 0, fmt.Errorf("encode subscribe: %w", err)
+	}
+	if _, err := nc.Write(buf.Bytes()); err != nil {
+		return 0, fmt.Errorf("write subscribe: %w", err)
+	}
+	var ack [5]byte
+	_ = nc.SetReadDeadline(time.Now().Add(Timeout))
+	defer nc.SetReadDeadline(time.Time{})
+	if _, err := io.ReadFull(nc, ack[:]); err != nil {
+		return 0, fmt.Errorf("read suback: %w", err)
+	}
+	return ack[4], nil
+}
+
+// PublishBytes encodes a 3.1.1 QoS 0 PUBLISH.
+func PublishBytes(topic string, payload []byte) []byte {
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: topic, Payload: payload, ProtocolVersion: 4}
+	var buf bytes.Buffer
+	if err := pk.PublishEncode(&buf); err != nil {
+		panic(err) // a topic and payload of ours
+	}
+	return buf.Bytes()
+}
+
+// CountPublishes reads packets from nc until n PUBLISH packets have arrived
+// or the timeout passes, and returns how many did.
+func CountPublishes(nc net.Conn, n int, timeout time.Duration) int {
+	_ = nc.SetReadDeadline(time.Now().Add(timeout))
+	defer nc.SetReadDeadline(time.Time{})
+	r := bufio.NewReaderSize(nc, 64<<10)
+	got := 0
+	for got < n {
+		h, err := r.ReadByte()
+		if err != nil {
+			return got
+		}
+		length, mult := 0, 1
+		for {
+			b, err := r.ReadByte()
+			if err != nil {
+				return got
+			}
+			length += int(b&0x7f) * mult
+			if b&0x80 == 0 {
+				break
+			}
+			mult *= 128
+		}
+		if _, err := r.Discard(length); err != nil {
+			return got
+		}
+		if h>>4 == packets.Publish {
+			got++
+		}
+	}
+	return got
 }

@@ -45,11 +45,11 @@ func NewStore(t testing.TB) *storage.Store {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := s.Check(); err != nil {
-			t.Errorf("store consistency: %v", err)
-		}
 		if err := s.Close(); err != nil {
 			t.Errorf("close store: %v", err)
+		}
+		if err := storage.CheckFile(s.Path()); err != nil {
+			t.Errorf("store consistency: %v", err)
 		}
 	})
 	return s
