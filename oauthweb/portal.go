@@ -122,6 +122,14 @@ func (p *Portal) routes() *echo.Echo {
 	e.POST("/logout", p.logout, in...)
 	e.GET("/account/password", p.passwordPage, in...)
 	e.POST("/account/password", p.changePassword, in...)
+	e.GET("/sensors", p.sensorsPage, in...)
+	e.GET("/sensors/new", p.newSensorPage, in...)
+	e.POST("/sensors", p.createSensor, in...)
+	e.GET("/sensors/:ref", p.sensorPage, in...)
+	e.GET("/sensors/:ref/edit", p.editSensorPage, in...)
+	e.POST("/sensors/:ref/edit", p.editSensor, in...)
+	e.GET("/sensors/:ref/delete", p.deleteSensorPage, in...)
+	e.POST("/sensors/:ref/delete", p.deleteSensor, in...)
 	e.GET("/keys", p.keysPage, in...)
 	e.GET("/keys/new", p.newKeyPage, in...)
 	e.POST("/keys", p.createKey, in...)
@@ -157,6 +165,20 @@ func (p *Portal) routes() *echo.Echo {
 	e.DELETE("/api/v1/apps/:client_id", p.apiDeleteApp, own...)
 	e.GET("/api/v1/grants", p.apiListGrants, own...)
 	e.DELETE("/api/v1/grants/:client_id", p.apiRevokeGrant, own...)
+	// Sensors are WoTKit's, managed with any credential within its rights.
+	read := []echo.MiddlewareFunc{p.authenticateAPI, requireRights(storage.ScopeRead)}
+	write := []echo.MiddlewareFunc{p.authenticateAPI, requireRights(storage.ScopeWrite)}
+	e.GET("/api/v1/sensors", p.apiListSensors, read...)
+	e.POST("/api/v1/sensors", p.apiCreateSensor, write...)
+	e.GET("/api/v1/sensors/:ref", p.apiGetSensor, read...)
+	e.PUT("/api/v1/sensors/:ref", p.apiUpdateSensor, write...)
+	e.DELETE("/api/v1/sensors/:ref", p.apiDeleteSensor, write...)
+	e.GET("/api/v1/sensors/:ref/fields", p.apiListFields, read...)
+	e.GET("/api/v1/sensors/:ref/fields/:field", p.apiGetField, read...)
+	e.PUT("/api/v1/sensors/:ref/fields/:field", p.apiPutField, write...)
+	e.DELETE("/api/v1/sensors/:ref/fields/:field", p.apiDeleteField, write...)
+	e.GET("/api/v1/sensors/:ref/data", p.apiGetData, read...)
+	e.POST("/api/v1/sensors/:ref/data", p.apiPostData, write...)
 	p.oauthRoutes(e)
 	return e
 }

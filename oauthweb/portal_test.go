@@ -174,8 +174,20 @@ func basicAuth(user, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
-// apiWith makes one API request with the given Authorization header (none if empty).
+// apiWith makes one API request with the given Authorization header (none if
+// empty) and a JSON body (none if empty).
 func (env *testEnv) apiWith(method, path, authorization, body string) (*http.Response, string) {
+	env.t.Helper()
+	contentType := ""
+	if body != "" {
+		contentType = "application/json"
+	}
+	return env.apiSend(method, path, authorization, contentType, body)
+}
+
+// apiSend makes one API request with the given Authorization header and body
+// of the given type (none if empty).
+func (env *testEnv) apiSend(method, path, authorization, contentType, body string) (*http.Response, string) {
 	env.t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -185,8 +197,8 @@ func (env *testEnv) apiWith(method, path, authorization, body string) (*http.Res
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
