@@ -47,6 +47,9 @@ func (p *Portal) apiPostData(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), recordTimeout)
 	defer cancel()
 	if err := p.store.RecordSync(ctx, sn.ID, r); err != nil {
+		if errors.Is(err, storage.ErrInvalid) {
+			return newError(http.StatusBadRequest, "bad reading", reason(err))
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return newError(http.StatusServiceUnavailable, "too busy to record the reading", "try again later")
 		}

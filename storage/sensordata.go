@@ -100,7 +100,8 @@ func parseTimestamp(v any) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	if ms, ok := number(v); ok && ms >= 0 && ms < 1e15 {
+	// Readings are kept by nanoseconds since 1970, which reach to 2262.
+	if ms, ok := number(v); ok && ms >= 0 && ms < 9.2e12 {
 		return time.UnixMilli(int64(ms)).UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("%w: timestamp must be milliseconds since 1970 or an RFC 3339 time", ErrInvalid)
@@ -148,7 +149,18 @@ func (s *Store) RecordJSON(sensorID uint64, at time.Time, values []byte) error {
 	return s.enqueue(pendingReading{sensor: sensorID, r: Reading{Timestamp: at}, encoded: values})
 }
 
+// retained refuses a reading the retention would delete at once.
+func (s *Store) retained(r Reading) error {
+	if s.retention.MaxAge > 0 && r.Timestamp.Before(time.Now().Add(-s.retention.MaxAge)) {
+		return fmt.Errorf("%w: the timestamp is older than the history kept (%v)", ErrInvalid, s.retention.MaxAge)
+	}
+	return nil
+}
+
 func (s *Store) enqueue(p pendingReading) error {
+	if err := s.retained(p.r); err != nil {
+		return err
+	}
 	select {
 	case s.readings <- p:
 		return nil
@@ -166,6 +178,9 @@ func (s *Store) enqueue(p pendingReading) error {
 
 // RecordSync writes a reading with the next batch and returns once it is on disk.
 func (s *Store) RecordSync(ctx context.Context, sensorID uint64, r Reading) error {
+	if err := s.retained(r); err != nil {
+		return err
+	}
 	done := make(chan error, 1)
 	select {
 	case s.readings <- pendingReading{sensor: sensorID, r: r, done: done}:

@@ -112,9 +112,9 @@ func TestSensorData_RecordQueryAndRetention(t *testing.T) {
 	}
 	base := time.Now().Add(-30 * time.Minute).Truncate(time.Millisecond)
 	ctx := context.Background()
-	// One reading older than the retention age, then eight recent ones.
-	if err := s.RecordSync(ctx, sn.ID, storage.Reading{Timestamp: base.Add(-2 * time.Hour), Values: map[string]any{"value": -1.0}}); err != nil {
-		t.Fatal(err)
+	// A reading older than the retention age is refused, not silently dropped.
+	if err := s.RecordSync(ctx, sn.ID, storage.Reading{Timestamp: base.Add(-2 * time.Hour), Values: map[string]any{"value": -1.0}}); !errors.Is(err, storage.ErrInvalid) {
+		t.Fatalf("reading older than the retention: %v, want ErrInvalid", err)
 	}
 	for i := range 8 {
 		if err := s.Record(sn.ID, storage.Reading{Timestamp: base.Add(time.Duration(i) * time.Minute), Values: map[string]any{"value": float64(i)}}); err != nil {
@@ -165,4 +165,24 @@ func mustData(t *testing.T, s *storage.Store, id uint64, q storage.DataQuery) []
 		t.Fatal(err)
 	}
 	return rs
+}
+
+func TestSensorData_ReadingsThatAgeOutAreTrimmed(t *testing.T) {
+	s := sensorStore(t, storage.Retention{MaxAge: time.Hour})
+	sn, err := s.CreateSensor(storage.Sensor{Owner: "alice", Name: "weather"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	aging := time.Now().Add(-time.Hour + 100*time.Millisecond)
+	if err := s.RecordSync(ctx, sn.ID, storage.Reading{Timestamp: aging, Values: map[string]any{"value": 1.0}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the first reading is now past the retention age
+	if err := s.RecordSync(ctx, sn.ID, storage.Reading{Timestamp: time.Now(), Values: map[string]any{"value": 2.0}}); err != nil {
+		t.Fatal(err)
+	}
+	if rs := mustData(t, s, sn.ID, storage.DataQuery{}); len(rs) != 1 || rs[0].Values["value"] != 2.0 {
+		t.Fatalf("kept %+v, want only the recent reading", rs)
+	}
 }
