@@ -14,7 +14,7 @@ import (
 
 func sensorStore(t *testing.T, ret storage.Retention) *storage.Store {
 	t.Helper()
-	s, err := storage.Open(filepath.Join(t.TempDir(), "wotkit.db"), storage.Options{BcryptCost: bcrypt.MinCost, Retention: ret})
+	s, err := storage.Open(filepath.Join(t.TempDir(), "wotkit.db"), storage.Options{BcryptCost: bcrypt.MinCost, Retention: &ret})
 	if err != nil {
 		t.Fatal(err)
 	}

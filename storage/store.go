@@ -51,8 +51,8 @@ type Options struct {
 	LockTimeout time.Duration
 	// BcryptCost is the cost of user password hashes (default bcrypt.DefaultCost).
 	BcryptCost int
-	// Retention bounds each sensor's history (zero value: DefaultRetention).
-	Retention Retention
+	// Retention bounds each sensor's history (nil: DefaultRetention).
+	Retention *Retention
 }
 
 // Store is an open wotkit database. It is safe for concurrent use.
@@ -110,12 +110,13 @@ func Open(path string, opts Options) (*Store, error) {
 		h, _ := bcrypt.GenerateFromPassword([]byte("no such user, no such password"), opts.BcryptCost) // cost checked above
 		return h
 	})
-	if opts.Retention == (Retention{}) {
-		opts.Retention = DefaultRetention
+	retention := DefaultRetention
+	if opts.Retention != nil {
+		retention = *opts.Retention
 	}
 	s := &Store{
 		path:         path,
-		retention:    opts.Retention,
+		retention:    retention,
 		readings:     make(chan pendingReading, queueSize),
 		readingsDone: make(chan struct{}),
 		db:           db,

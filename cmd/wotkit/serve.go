@@ -32,6 +32,7 @@ type serveConfig struct {
 	connectTimeout time.Duration
 	maxPacketSize  uint
 	tokenTTL       time.Duration
+	retention      storage.Retention // zero: keep everything
 	logLevel       string
 	logger         *slog.Logger
 	bcryptCost     int // 0: default; tests lower it
@@ -52,6 +53,8 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.connectTimeout, "connect-timeout", broker.DefaultConnectTimeout, "close an MQTT connection that sends no CONNECT within this time")
 	fs.UintVar(&cfg.maxPacketSize, "max-packet-size", broker.DefaultMaxPacketSize, "largest MQTT packet a client may send, in bytes")
 	fs.DurationVar(&cfg.tokenTTL, "token-ttl", oauthweb.DefaultTokenTTL, "lifetime of OAuth2 access tokens")
+	fs.IntVar(&cfg.retention.MaxReadings, "retain-readings", storage.DefaultRetention.MaxReadings, "readings kept per sensor, newest first (0: no limit by count)")
+	fs.DurationVar(&cfg.retention.MaxAge, "retain-age", storage.DefaultRetention.MaxAge, "age of the oldest reading kept (0: no limit by age)")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -102,7 +105,10 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	} else {
 		cfg.tlsMQTTAddr = ""
 	}
-	store, err := storage.Open(filepath.Join(cfg.data, dbName), storage.Options{BcryptCost: cfg.bcryptCost})
+	if cfg.retention.MaxReadings < 0 || cfg.retention.MaxAge < 0 {
+		return nil, fmt.Errorf("%w: --retain-readings and --retain-age must not be negative", errUsage)
+	}
+	store, err := storage.Open(filepath.Join(cfg.data, dbName), storage.Options{BcryptCost: cfg.bcryptCost, Retention: &cfg.retention})
 	if errors.Is(err, storage.ErrLocked) {
 		return nil, fmt.Errorf("%w: is another wotkit serve running with --data %s?", err, cfg.data)
 	}
