@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/wotkit/wotkit/storage"
 )
@@ -20,6 +21,7 @@ type Request struct {
 	ClientID    string   `json:"client_id,omitempty"`
 	RedirectURI []string `json:"redirect_uris,omitempty"`
 	Public      bool     `json:"public,omitempty"`
+	Path        string   `json:"path,omitempty"` // an absolute file path, for backup
 }
 
 // UserInfo is a user as the command line shows it.
@@ -97,6 +99,12 @@ var operations = map[string]operation{
 	},
 	"app.delete": func(s *storage.Store, r Request) (any, error) {
 		return nil, s.DeleteApp(r.ClientID)
+	},
+	"backup": func(s *storage.Store, r Request) (any, error) {
+		if !filepath.IsAbs(r.Path) {
+			return nil, fmt.Errorf("%w: the backup path must be absolute", storage.ErrInvalid)
+		}
+		return nil, s.Backup(r.Path)
 	},
 }
 

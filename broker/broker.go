@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -61,6 +62,8 @@ func (c *Config) Validate() error {
 
 // Broker is a running MQTT broker.
 type Broker struct {
+	shutdownOnce sync.Once
+
 	server   *mqtt.Server
 	sessions *hooks.Sessions
 	unwatch  func()
@@ -154,8 +157,13 @@ func (b *Broker) LiveSessions(keyID string) int { return b.sessions.KeySessions(
 
 // Shutdown tells every connected client that the server is going away
 // (MQTT 5: DISCONNECT 0x8B), then closes listeners and connections. It
-// returns when done or when ctx ends.
+// returns when done or when ctx ends; calling it again returns at once.
 func (b *Broker) Shutdown(ctx context.Context) error {
+	first := false
+	b.shutdownOnce.Do(func() { first = true })
+	if !first {
+		return nil
+	}
 	b.unwatch()
 	for _, cl := range b.server.Clients.GetAll() {
 		if cl.Net.Inline || cl.Closed() {
@@ -164,6 +172,8 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		if cl.Net.Conn != nil {
 			_ = cl.Net.Conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 		}
+		// The error is the reason code itself, or a write to a socket that is
+		// going away: either way the client is stopped.
 		_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
 	}
 	done := make(chan error, 1)

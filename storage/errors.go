@@ -13,6 +13,8 @@ var (
 	ErrBadCredentials = errors.New("bad credentials")
 	// ErrLocked is returned by Open when another process holds the database file.
 	ErrLocked = errors.New("database file is in use by another process")
+	// ErrCorrupt is returned for a file whose pages are inconsistent: restore a backup.
+	ErrCorrupt = errors.New("database file is damaged")
 	// ErrSchemaTooNew is returned by Open for a file written by a newer wotkit.
 	ErrSchemaTooNew = errors.New("database was written by a newer wotkit")
 )

@@ -53,10 +53,16 @@ type Options struct {
 	BcryptCost int
 	// Retention bounds each sensor's history (nil: DefaultRetention).
 	Retention *Retention
+	// Verify checks the whole file's consistency before using it (the server
+	// does, at start) and refuses a file it cannot trust with ErrCorrupt.
+	Verify bool
 }
 
 // Store is an open wotkit database. It is safe for concurrent use.
 type Store struct {
+	closeOnce sync.Once
+	closeErr  error
+
 	db         *bolt.DB
 	path       string
 	bcryptCost int
@@ -91,12 +97,18 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	db, err := openBolt(path, &bolt.Options{Timeout: opts.LockTimeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w", path, ErrLocked)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if opts.Verify {
+		if err := verify(db); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
 	}
 	if err := db.Update(initSchema); err != nil {
 		_ = db.Close()
@@ -160,16 +172,19 @@ func initSchema(tx *bolt.Tx) error {
 	return meta.Put(metaSchema, b[:])
 }
 
-// Close writes pending last-used times and closes the file.
+// Close writes pending readings and last-used times and closes the file.
+// Calling it again returns the first call's result.
 func (s *Store) Close() error {
-	close(s.readings)
-	<-s.readingsDone
-	close(s.stop)
-	<-s.done
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close store: %w", err)
-	}
-	return nil
+	s.closeOnce.Do(func() {
+		close(s.readings)
+		<-s.readingsDone
+		close(s.stop)
+		<-s.done
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("close store: %w", err)
+		}
+	})
+	return s.closeErr
 }
 
 // Path returns the file the store is kept in.
@@ -200,7 +215,7 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 // process has open (every page reachable once, no freed page in use) and
 // returns the first problem found.
 func CheckFile(path string) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	db, err := openBolt(path, &bolt.Options{Timeout: time.Second, ReadOnly: true})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return fmt.Errorf("check %s: %w", path, ErrLocked)
 	}
@@ -208,10 +223,70 @@ func CheckFile(path string) error {
 		return fmt.Errorf("check %s: %w", path, err)
 	}
 	defer db.Close()
+	if err := verify(db); err != nil {
+		return fmt.Errorf("check %s: %w", path, err)
+	}
+	return nil
+}
+
+// openBolt opens a bbolt file. bbolt panics on some damaged files (a
+// freelist page of the wrong type): that is ErrCorrupt, not a crash.
+func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, opts)
+	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) {
+		err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return db, err
+}
+
+// verify walks every page of db and returns the first inconsistency as
+// ErrCorrupt (a panic of bbolt's on a damaged page too).
+func verify(db *bolt.DB) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
 	return db.View(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
-			return fmt.Errorf("check %s: %w", path, err)
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 		return nil
 	})
+}
+
+// Backup writes a consistent copy of the database to path while it is in
+// use (one read transaction), through a temporary file renamed into place,
+// so that path holds either the whole copy or nothing new.
+func (s *Store) Backup(path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".wotkit-backup-*")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after the rename, there is nothing to remove
+	err = s.db.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(tmp)
+		return err
+	})
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o600)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("backup to %s: %w", path, err)
+	}
+	return nil
 }

@@ -220,6 +220,28 @@ func appCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return fmt.Errorf("%w: unknown app command %q", errUsage, args[0])
 }
 
+func backupCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("backup", stderr)
+	data := dataFlag(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: wotkit backup FILE", errUsage)
+	}
+	// The server may write the file: give it a path that means the same there.
+	path, err := filepath.Abs(pos[0])
+	if err != nil {
+		return fmt.Errorf("backup path: %w", err)
+	}
+	if err := withAdmin(ctx, *data, func(c admin.Caller) error { return c.Call(ctx, "backup", admin.Request{Path: path}, nil) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backup written to %s\n", path)
+	return nil
+}
+
 // printList prints items as a JSON array, or as a table with a header and
 // one tab-separated row per item.
 func printList[T any](w io.Writer, asJSON bool, items []T, header string, row func(T) string) error {

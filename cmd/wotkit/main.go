@@ -27,6 +27,7 @@ Usage:
   wotkit app create USER --name NAME --redirect-uri URI [--redirect-uri URI ...] [--description TEXT] [--public] [--json]
   wotkit app list [--json]
   wotkit app delete CLIENTID
+  wotkit backup FILE                           a consistent copy of the database, also while serving
 
 Every command takes --data DIR (env WOTKIT_DATA, default ./wotkit-data).
 Administration works whether the server runs or not. Run a command with -h for its flags.
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return keyCommand(ctx, args[1:], stdout, stderr)
 	case "app":
 		return appCommand(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/wotkit/wotkit/admin"
@@ -81,6 +82,9 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 
 // instance is a running wotkit: store, broker, portal and admin socket.
 type instance struct {
+	stopOnce sync.Once
+	stopErr  error
+
 	store    *storage.Store
 	broker   *broker.Broker
 	web      *http.Server
@@ -108,9 +112,12 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	if cfg.retention.MaxReadings < 0 || cfg.retention.MaxAge < 0 {
 		return nil, fmt.Errorf("%w: --retain-readings and --retain-age must not be negative", errUsage)
 	}
-	store, err := storage.Open(filepath.Join(cfg.data, dbName), storage.Options{BcryptCost: cfg.bcryptCost, Retention: &cfg.retention})
+	store, err := storage.Open(filepath.Join(cfg.data, dbName), storage.Options{BcryptCost: cfg.bcryptCost, Retention: &cfg.retention, Verify: true})
 	if errors.Is(err, storage.ErrLocked) {
 		return nil, fmt.Errorf("%w: is another wotkit serve running with --data %s?", err, cfg.data)
+	}
+	if errors.Is(err, storage.ErrCorrupt) {
+		return nil, fmt.Errorf("%w; wotkit will not serve from it: restore a backup (README, Backups)", err)
 	}
 	if err != nil {
 		return nil, err
@@ -180,20 +187,24 @@ func (inst *instance) serveHTTP(name string, srv *http.Server, ln net.Listener, 
 }
 
 // shutdown stops taking work, tells MQTT clients, and closes the store last,
-// so that every write that was answered is on disk.
+// so that every write that was answered is on disk. Each part stops once;
+// calling it again returns the first call's result.
 func (inst *instance) shutdown(ctx context.Context) error {
-	var errs []error
-	if inst.web != nil {
-		errs = append(errs, inst.web.Shutdown(ctx))
-	}
-	if inst.broker != nil {
-		errs = append(errs, inst.broker.Shutdown(ctx))
-	}
-	if inst.adminSrv != nil {
-		errs = append(errs, inst.adminSrv.Shutdown(ctx))
-	}
-	errs = append(errs, inst.store.Close())
-	return errors.Join(errs...)
+	inst.stopOnce.Do(func() {
+		var errs []error
+		if inst.web != nil {
+			errs = append(errs, inst.web.Shutdown(ctx))
+		}
+		if inst.broker != nil {
+			errs = append(errs, inst.broker.Shutdown(ctx))
+		}
+		if inst.adminSrv != nil {
+			errs = append(errs, inst.adminSrv.Shutdown(ctx))
+		}
+		errs = append(errs, inst.store.Close())
+		inst.stopErr = errors.Join(errs...)
+	})
+	return inst.stopErr
 }
 
 // abort releases whatever start had opened before it failed.
