@@ -132,19 +132,19 @@ func (b basicScheme) authenticate(c echo.Context) (principal, error) {
 		b.p.store.TouchKey(k.ID, addr)
 		return principal{User: owner, Via: viaKey, Rights: keyRights(k.Permissions), KeyID: k.ID}, nil
 	case storage.ValidUserName(name):
-		if wait := b.p.throttle.wait(name, addr); wait > 0 {
+		if wait := b.p.throttle.Wait(name, addr); wait > 0 {
 			return principal{}, &httpError{Status: http.StatusTooManyRequests, Message: "too many failed logins",
 				Details: []string{fmt.Sprintf("try again in %s seconds", retryAfter(wait))}, RetryAfter: wait}
 		}
 		u, err := b.p.store.CheckPassword(name, password)
 		if errors.Is(err, storage.ErrBadCredentials) {
-			b.p.throttle.fail(name, addr)
+			b.p.throttle.Fail(name, addr)
 			return principal{}, unauthorized("bad credentials")
 		}
 		if err != nil {
 			return principal{}, internalError(err)
 		}
-		b.p.throttle.succeed(name)
+		b.p.throttle.Succeed(name)
 		return principal{User: u, Via: viaUser, Rights: storage.ScopeAll}, nil
 	}
 	return principal{}, unauthorized("bad credentials")

@@ -86,14 +86,14 @@ func (p *Portal) login(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("username"))
 	form := accountForm{Username: name, Next: safeNext(c.FormValue("next"))}
 	addr, account := c.RealIP(), throttleAccount(name)
-	if wait := p.throttle.wait(account, addr); wait > 0 {
+	if wait := p.throttle.Wait(account, addr); wait > 0 {
 		c.Response().Header().Set("Retry-After", retryAfter(wait))
 		form.Error = fmt.Sprintf("Too many failed logins. Try again in %s.", waitText(wait))
 		return p.render(c, http.StatusTooManyRequests, "login", form)
 	}
 	u, err := p.store.CheckPassword(name, c.FormValue("password"))
 	if errors.Is(err, storage.ErrBadCredentials) {
-		p.throttle.fail(account, addr)
+		p.throttle.Fail(account, addr)
 		p.log.Info("login failed", "user", account, "addr", addr)
 		form.Error = "Wrong user name or password."
 		return p.render(c, http.StatusOK, "login", form)
@@ -101,7 +101,7 @@ func (p *Portal) login(c echo.Context) error {
 	if err != nil {
 		return internalError(err)
 	}
-	p.throttle.succeed(account)
+	p.throttle.Succeed(account)
 	if err := p.startSession(c, u.Name); err != nil {
 		return err
 	}

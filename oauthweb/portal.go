@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/wotkit/wotkit/storage"
+	"github.com/wotkit/wotkit/throttle"
 )
 
 // DefaultPublicURL is the base URL used when Config.PublicURL is empty.
@@ -58,7 +59,7 @@ type Portal struct {
 	log      *slog.Logger
 	e        *echo.Echo
 	pages    map[string]*template.Template
-	throttle *throttle
+	throttle *throttle.Throttle
 	purge    purgeClock
 	oauth    *oauthServer
 	// mqttHost and mqttPort are shown in the mosquitto_pub line.
@@ -87,7 +88,7 @@ func New(cfg Config) (*Portal, error) {
 		store:    cfg.Store,
 		log:      cfg.Logger,
 		pages:    pages,
-		throttle: newThrottle(defaultThrottleConfig),
+		throttle: throttle.New(throttle.Default),
 	}
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = DefaultTokenTTL
