@@ -27,6 +27,8 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// MaxPacketSize is the largest packet a client may send, in bytes (default 1 MiB).
 	MaxPacketSize uint32
+	// Limits bound each credential and client (nil: hooks.DefaultLimits).
+	Limits *hooks.Limits
 
 	Logger *slog.Logger
 }
@@ -88,7 +90,11 @@ func New(cfg Config, store hooks.Store) (*Broker, error) {
 		InlineClient:           true,
 		SysTopicResendInterval: 10,
 	})
-	sessions, unwatch, err := hooks.Install(server, store, cfg.Logger.With("component", "mqtt-auth"))
+	limits := hooks.DefaultLimits
+	if cfg.Limits != nil {
+		limits = *cfg.Limits
+	}
+	sessions, unwatch, err := hooks.Install(server, store, limits, cfg.Logger.With("component", "mqtt-auth"))
 	if err != nil {
 		return nil, fmt.Errorf("install hooks: %w", err)
 	}

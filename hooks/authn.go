@@ -11,6 +11,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/wotkit/wotkit/storage"
+	"github.com/wotkit/wotkit/throttle"
 )
 
 // Credentials is the part of storage that authentication needs.
@@ -29,14 +30,16 @@ type Authn struct {
 	creds    Credentials
 	sessions *Sessions
 	revoker  *Revoker
+	throttle *throttle.Throttle
 	log      *slog.Logger
 }
 
 var _ mqtt.Hook = (*Authn)(nil)
 
-// NewAuthn returns the authentication hook; revoker ends sessions whose token expires.
+// NewAuthn returns the authentication hook; revoker ends sessions whose token
+// expires; failed CONNECTs are slowed down as sessions.limits.Throttle says.
 func NewAuthn(creds Credentials, sessions *Sessions, revoker *Revoker, log *slog.Logger) *Authn {
-	return &Authn{creds: creds, sessions: sessions, revoker: revoker, log: log}
+	return &Authn{creds: creds, sessions: sessions, revoker: revoker, throttle: throttle.New(sessions.limits.Throttle), log: log}
 }
 
 // ID identifies the hook to mochi.
@@ -67,7 +70,22 @@ var (
 	refuseToken       = &refusal{packets.ErrBadUsernameOrPassword, 4, "token invalid or revoked"}
 	refuseWill        = &refusal{packets.ErrNotAuthorized, 5, "will topic not allowed"}
 	refuseClientID    = &refusal{packets.ErrClientIdentifierNotValid, 2, "client identifier in use by another user"}
+	refuseTooMany     = &refusal{packets.ErrQuotaExceeded, 3, "too many live sessions for this credential"}
 )
+
+// banAfter is the wait from which a throttled CONNECT is told it is banned.
+const banAfter = time.Minute
+
+// refuseThrottled answers a CONNECT from a key id or address that failed too
+// often: MQTT 5 0x9F (0x8A "banned" for waits of a minute or more) with the
+// time to wait; 3.1.1 "not authorized".
+func refuseThrottled(wait time.Duration) *refusal {
+	code := packets.ErrConnectionRateExceeded
+	if wait >= banAfter {
+		code = packets.ErrBanned
+	}
+	return &refusal{code, 5, fmt.Sprintf("too many failed attempts: try again in %v", wait.Round(time.Second))}
+}
 
 // OnConnect authenticates the client and records its grant. On refusal it
 // sends the CONNACK itself and returns an error, so that mochi closes the
@@ -100,13 +118,21 @@ func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
 	gen := a.sessions.revocations.Load()
 	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
 	authenticate := a.key
+	subject := throttleSubject(user)
 	if strings.HasPrefix(pass, storage.PrefixAccessToken) {
-		authenticate = a.token
+		authenticate, subject = a.token, ""
+	}
+	if wait := a.throttle.Wait(subject, cl.Net.Remote); wait > 0 {
+		return refuseThrottled(wait)
 	}
 	g, r := authenticate(user, pass)
 	if r != nil {
+		if r != refuseExpired {
+			a.throttle.Fail(subject, cl.Net.Remote)
+		}
 		return r
 	}
+	a.throttle.Succeed(subject)
 	if pk.Connect.WillFlag && !g.CanPublish(pk.Connect.WillTopic) {
 		return refuseWill
 	}
@@ -114,8 +140,14 @@ func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
 	// no hook can reach: wotkit sends Wills when the connection ends (README).
 	cl.Properties.Will.WillDelayInterval = 0
 	// The inline client's id is the server's own; no network client may take it.
-	if cl.ID == mqtt.InlineClientId || !a.sessions.admit(cl, g) {
+	if cl.ID == mqtt.InlineClientId {
 		return refuseClientID
+	}
+	switch a.sessions.admit(cl, g) {
+	case idTaken:
+		return refuseClientID
+	case tooMany:
+		return refuseTooMany
 	}
 	// A revocation that committed after the check above but before admit
 	// could not see this session: check again whenever one happened meanwhile.
@@ -134,6 +166,16 @@ func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
 		a.creds.TouchKey(g.ID, cl.Net.Remote)
 	}
 	return nil
+}
+
+// throttleSubject is what failed CONNECTs are counted against: a user name
+// shaped like a key id. Anything else is counted only against the address,
+// so that junk names cannot fill the table.
+func throttleSubject(user string) string {
+	if len(user) == 25 && user[0] == 'K' && strings.Trim(user[1:], "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == "" {
+		return user
+	}
+	return ""
 }
 
 // key authenticates a key id and key password.

@@ -37,6 +37,8 @@ type Grant struct {
 	creds []string
 	// expiry ends the session when its token expires; nil for keys.
 	expiry *time.Timer
+	// rate is the publish rate the credential's sessions share; nil: no limit.
+	rate *rate
 
 	revoked atomic.Bool
 }

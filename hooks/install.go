@@ -16,17 +16,17 @@ type Store interface {
 	Watch(fn func(storage.Event)) (cancel func())
 }
 
-// Install adds the authentication, ACL and recording hooks to server and
-// subscribes the revoker and the sensor view to store's events. It returns the session registry (for counts) and
+// Install adds the authentication, ACL, recording and limits hooks to server
+// and subscribes the revoker and the sensor view to store's events. It returns the session registry (for counts) and
 // a function that stops the subscription.
-func Install(server *mqtt.Server, store Store, log *slog.Logger) (*Sessions, func(), error) {
-	sessions := newSessions(server)
+func Install(server *mqtt.Server, store Store, limits Limits, log *slog.Logger) (*Sessions, func(), error) {
+	sessions := newSessions(server, limits)
 	revoker := NewRevoker(sessions, log)
 	sensors, err := NewSensors(store, sessions)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, h := range []mqtt.Hook{NewAuthn(store, sessions, revoker, log), NewACL(sessions, sensors), NewRecorder(sensors)} {
+	for _, h := range []mqtt.Hook{NewAuthn(store, sessions, revoker, log), NewACL(sessions, sensors), NewRecorder(sensors), NewLimiter(sessions, limits)} {
 		if err := server.AddHook(h, nil); err != nil {
 			return nil, nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}

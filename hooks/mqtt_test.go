@@ -113,12 +113,18 @@ func TestKeyPublishReachesOwnersSubscriber(t *testing.T) {
 
 func TestConnectRefusals(t *testing.T) {
 	w := newWorld(t)
+	// Each case gets a key of its own: five failures against one key id
+	// start the throttle (TestThrottle_…).
+	key := func() (string, string) { return wotkittest.Key(t, w.store, "alice", storage.ReadWrite) }
+	k1, pw1 := key()
+	k2, _ := key()
+	k3, _ := key()
 	cases := []struct{ name, user, pass string }{
-		{"wrong password", w.alice, w.alicePW + "x"},
+		{"wrong password", k1, pw1 + "x"},
 		{"unknown key id", "KAAAAAAAAAAAAAAAAAAAAAAAA", w.alicePW},
 		{"empty credentials", "", ""},
-		{"no password", w.alice, ""},
-		{"another key's password", w.alice, w.bobPW},
+		{"no password", k2, ""},
+		{"another key's password", k3, w.bobPW},
 		{"user's own account password", "alice", "password-alice"},
 	}
 	for _, c := range cases {

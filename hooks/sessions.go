@@ -13,6 +13,7 @@ import (
 // CONNECT, disconnect and revocation.
 type Sessions struct {
 	server *mqtt.Server
+	limits Limits
 	grants sync.Map // *mqtt.Client -> *Grant
 
 	// revocations counts revocations begun, so that a CONNECT racing one can
@@ -22,6 +23,7 @@ type Sessions struct {
 	mu     sync.Mutex
 	byCred map[string]map[*mqtt.Client]struct{} // credential -> clients
 	claims map[string]*claim                    // client id -> holder
+	rates  map[string]*rate                     // credential -> its publish rate, while it has sessions
 }
 
 // claim records which user holds a client id, and the client objects (live,
@@ -31,11 +33,13 @@ type claim struct {
 	clients []*mqtt.Client
 }
 
-func newSessions(server *mqtt.Server) *Sessions {
+func newSessions(server *mqtt.Server, limits Limits) *Sessions {
 	return &Sessions{
 		server: server,
+		limits: limits,
 		byCred: map[string]map[*mqtt.Client]struct{}{},
 		claims: map[string]*claim{},
+		rates:  map[string]*rate{},
 	}
 }
 
@@ -55,6 +59,10 @@ func (s *Sessions) KeySessions(keyID string) int { return s.count(keyCredential(
 func (s *Sessions) count(credential string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.countLocked(credential)
+}
+
+func (s *Sessions) countLocked(credential string) int {
 	n := 0
 	for cl := range s.byCred[credential] {
 		if !cl.Closed() {
@@ -64,23 +72,37 @@ func (s *Sessions) count(credential string) int {
 	return n
 }
 
-// admit claims cl.ID for g.User and records the session. It returns false,
-// recording nothing, when another user's session holds the id: a live one, one
-// still connecting, or a persistent one awaiting its owner.
-func (s *Sessions) admit(cl *mqtt.Client, g *Grant) bool {
+// admission is the outcome of admit.
+type admission int
+
+const (
+	admitted admission = iota
+	idTaken            // another user's session holds the client id
+	tooMany            // the credential has its limit of live sessions
+)
+
+// admit claims cl.ID for g.User and records the session, unless another
+// user's session holds the id (a live one, one still connecting, or a
+// persistent one awaiting its owner) or the credential (g.creds[0]) already
+// has its limit of live sessions. Nothing is recorded on refusal.
+func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.claims[cl.ID]
 	if c != nil {
 		c.clients = prune(c.clients, s.holds)
 		if len(c.clients) > 0 && c.user != g.User {
-			return false
+			return idTaken
 		}
-		c.user = g.User
-	} else {
-		c = &claim{user: g.User}
+	}
+	if max := s.limits.SessionsPerCredential; max > 0 && s.countLocked(g.creds[0]) >= max {
+		return tooMany
+	}
+	if c == nil {
+		c = &claim{}
 		s.claims[cl.ID] = c
 	}
+	c.user = g.User
 	c.clients = append(c.clients, cl)
 	for _, cred := range g.creds {
 		set := s.byCred[cred]
@@ -90,8 +112,16 @@ func (s *Sessions) admit(cl *mqtt.Client, g *Grant) bool {
 		}
 		set[cl] = struct{}{}
 	}
+	if s.limits.PublishRate > 0 {
+		r := s.rates[g.creds[0]]
+		if r == nil {
+			r = newRate(s.limits.PublishRate, s.limits.PublishBurst)
+			s.rates[g.creds[0]] = r
+		}
+		g.rate = r
+	}
 	s.grants.Store(cl, g)
-	return true
+	return admitted
 }
 
 // holds reports whether a client object still holds its client id: it is the
@@ -118,6 +148,7 @@ func (s *Sessions) forget(cl *mqtt.Client) {
 			delete(s.byCred[cred], cl)
 			if len(s.byCred[cred]) == 0 {
 				delete(s.byCred, cred)
+				delete(s.rates, cred)
 			}
 		}
 	}

@@ -12,7 +12,8 @@ import (
 
 // Config sets how failures are slowed down.
 type Config struct {
-	Free       int           // failures allowed before refusals start
+	Free       int           // failures of one subject allowed before refusals start
+	AddrFree   int           // failures from one address allowed before refusals start (0: Free)
 	Base       time.Duration // the first refusal; each further failure doubles it
 	Max        time.Duration // the longest refusal
 	Forget     time.Duration // a record without failures for this long is dropped
@@ -90,9 +91,13 @@ func (t *Throttle) Fail(subject, addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if subject != "" {
-		t.strike(t.subjects, subject, now)
+		t.strike(t.subjects, subject, now, t.cfg.Free)
 	}
-	t.strike(t.addrs, AddrKey(addr), now)
+	free := t.cfg.AddrFree
+	if free == 0 {
+		free = t.cfg.Free
+	}
+	t.strike(t.addrs, AddrKey(addr), now, free)
 }
 
 // Succeed forgets the failures of subject. The address keeps its count: one
@@ -103,7 +108,7 @@ func (t *Throttle) Succeed(subject string) {
 	t.mu.Unlock()
 }
 
-func (t *Throttle) strike(table map[string]*strikes, key string, now time.Time) {
+func (t *Throttle) strike(table map[string]*strikes, key string, now time.Time, free int) {
 	s := table[key]
 	if s == nil {
 		if len(table) >= t.cfg.MaxEntries {
@@ -114,7 +119,7 @@ func (t *Throttle) strike(table map[string]*strikes, key string, now time.Time) 
 	}
 	s.failures++
 	s.last = now
-	if over := s.failures - t.cfg.Free; over >= 0 {
+	if over := s.failures - free; over >= 0 {
 		d := t.cfg.Max
 		if over < 30 {
 			d = min(t.cfg.Base<<over, t.cfg.Max)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wotkit/wotkit/admin"
 	"github.com/wotkit/wotkit/broker"
+	"github.com/wotkit/wotkit/hooks"
 	"github.com/wotkit/wotkit/oauthweb"
 	"github.com/wotkit/wotkit/storage"
 )
@@ -34,6 +35,7 @@ type serveConfig struct {
 	maxPacketSize  uint
 	tokenTTL       time.Duration
 	retention      storage.Retention // zero: keep everything
+	limits         *hooks.Limits     // nil: hooks.DefaultLimits
 	logLevel       string
 	logger         *slog.Logger
 	bcryptCost     int // 0: default; tests lower it
@@ -56,6 +58,12 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.tokenTTL, "token-ttl", oauthweb.DefaultTokenTTL, "lifetime of OAuth2 access tokens")
 	fs.IntVar(&cfg.retention.MaxReadings, "retain-readings", storage.DefaultRetention.MaxReadings, "readings kept per sensor, newest first (0: no limit by count)")
 	fs.DurationVar(&cfg.retention.MaxAge, "retain-age", storage.DefaultRetention.MaxAge, "age of the oldest reading kept (0: no limit by age)")
+	limits := hooks.DefaultLimits
+	cfg.limits = &limits
+	fs.IntVar(&cfg.limits.SessionsPerCredential, "max-sessions-per-key", cfg.limits.SessionsPerCredential, "live MQTT sessions one key or token may have (0: no limit)")
+	fs.IntVar(&cfg.limits.Subscriptions, "max-subscriptions", cfg.limits.Subscriptions, "subscriptions one MQTT client may have (0: no limit)")
+	fs.Float64Var(&cfg.limits.PublishRate, "max-publish-rate", cfg.limits.PublishRate, "messages per second one key or token may publish, over all its sessions (0: no limit)")
+	fs.IntVar(&cfg.limits.PublishBurst, "publish-burst", cfg.limits.PublishBurst, "messages a key or token may publish at once above --max-publish-rate")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -138,7 +146,7 @@ func start(cfg serveConfig) (inst *instance, err error) {
 
 	inst.broker, err = broker.New(broker.Config{
 		TCPAddr: cfg.mqttAddr, WSAddr: cfg.wsAddr, TLSAddr: cfg.tlsMQTTAddr, TLSConfig: tlsConfig,
-		ConnectTimeout: cfg.connectTimeout, MaxPacketSize: uint32(cfg.maxPacketSize), Logger: log,
+		ConnectTimeout: cfg.connectTimeout, MaxPacketSize: uint32(cfg.maxPacketSize), Limits: cfg.limits, Logger: log,
 	}, store)
 	if err != nil {
 		return nil, err

@@ -15,7 +15,17 @@ import (
 // session, keepalive 0) and returns the connection with the CONNACK return
 // code. It is the cheapest client there is: for many sessions at once.
 func RawConnect(addr, clientID, user, pass string) (net.Conn, byte, error) {
-	nc, err := net.DialTimeout("tcp", addr, Timeout)
+	return RawConnectFrom("", addr, clientID, user, pass)
+}
+
+// RawConnectFrom is RawConnect from a given local loopback address (any of
+// 127.0.0.0/8 is this machine), or the default one when from is empty.
+func RawConnectFrom(from, addr, clientID, user, pass string) (net.Conn, byte, error) {
+	d := net.Dialer{Timeout: Timeout}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, 0, fmt.Errorf("dial: %w", err)
 	}

@@ -1,0 +1,132 @@
+package hooks
+
+import (
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/wotkit/wotkit/throttle"
+)
+
+// Limits bounds what one credential or client may take. Zero values mean no limit.
+type Limits struct {
+	// SessionsPerCredential bounds the live sessions of one key or token.
+	SessionsPerCredential int
+	// Subscriptions bounds the subscriptions of one client.
+	Subscriptions int
+	// PublishRate bounds the messages per second one key or token may
+	// publish, over all its sessions, with PublishBurst allowed at once.
+	PublishRate  float64
+	PublishBurst int
+	// Throttle slows down failed CONNECTs per key id and per address.
+	Throttle throttle.Config
+}
+
+// DefaultLimits are generous for devices and scripts and stop a runaway one.
+// Failed CONNECTs: 5 per key id, then 1 s, 2 s, 4 s … up to 15 minutes; an
+// address gets 100 (devices behind one NAT share it) before the same.
+var DefaultLimits = Limits{
+	SessionsPerCredential: 1000,
+	Subscriptions:         1000,
+	PublishRate:           1000,
+	PublishBurst:          1000,
+	Throttle:              mqttThrottle,
+}
+
+var mqttThrottle = func() throttle.Config {
+	c := throttle.Default
+	c.AddrFree = 100
+	return c
+}()
+
+// rate is a lock-free limiter shared by the sessions of one credential (the
+// generic cell rate algorithm: one atomic "theoretical arrival time").
+type rate struct {
+	interval int64 // nanoseconds between messages at the rate
+	slack    int64 // how far ahead of now the arrival time may run: the burst
+	tat      atomic.Int64
+}
+
+func newRate(perSecond float64, burst int) *rate {
+	interval := int64(float64(time.Second) / perSecond)
+	return &rate{interval: interval, slack: interval * int64(max(burst, 1))}
+}
+
+// allow takes one message's worth of the rate, if there is room now.
+func (r *rate) allow(now int64) bool {
+	for {
+		old := r.tat.Load()
+		tat := max(old, now)
+		if tat-now >= r.slack {
+			return false
+		}
+		if r.tat.CompareAndSwap(old, tat+r.interval) {
+			return true
+		}
+	}
+}
+
+// Limiter enforces the per-client limits mochi has no setting for: the
+// number of subscriptions and the publish rate.
+type Limiter struct {
+	mqtt.HookBase
+	sessions *Sessions
+	limits   Limits
+}
+
+var _ mqtt.Hook = (*Limiter)(nil)
+
+// NewLimiter returns the limits hook.
+func NewLimiter(sessions *Sessions, limits Limits) *Limiter {
+	return &Limiter{sessions: sessions, limits: limits}
+}
+
+// ID identifies the hook to mochi.
+func (l *Limiter) ID() string { return "wotkit-limits" }
+
+// Provides tells mochi which events the hook handles.
+func (l *Limiter) Provides(b byte) bool {
+	return (b == mqtt.OnSubscribe && l.limits.Subscriptions > 0) || (b == mqtt.OnPublish && l.limits.PublishRate > 0)
+}
+
+// OnSubscribe refuses the filters of a SUBSCRIBE that would take the client
+// past its subscription limit (they are made invalid: SUBACK 0x80 in 3.1.1,
+// 0x8F in MQTT 5); replacing an existing subscription is always allowed.
+func (l *Limiter) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	have := cl.State.Subscriptions.Len()
+	refused := 0
+	for i, f := range pk.Filters {
+		if _, exists := cl.State.Subscriptions.Get(f.Filter); exists {
+			continue
+		}
+		if have >= l.limits.Subscriptions {
+			pk.Filters[i].Filter = ""
+			refused++
+			continue
+		}
+		have++
+	}
+	if refused > 0 {
+		l.sessions.server.Log.Info("mqtt subscriptions refused", "reason", "subscription limit", "limit", l.limits.Subscriptions,
+			"filters", refused, "client", cl.ID, "remote", cl.Net.Remote)
+	}
+	return pk
+}
+
+// OnPublish disconnects a client whose credential publishes faster than its
+// rate: MQTT 5 with DISCONNECT 0x96 "message rate too high".
+func (l *Limiter) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	g := l.sessions.grant(cl)
+	if g == nil || g.rate == nil || g.rate.allow(time.Now().UnixNano()) {
+		return pk, nil
+	}
+	l.sessions.server.Log.Info("mqtt client disconnected", "reason", "message rate too high", "credential", g.ID,
+		"client", cl.ID, "remote", cl.Net.Remote)
+	_ = l.sessions.server.DisconnectClient(cl, packets.ErrMessageRateTooHigh) // returns the code it sent
+	return pk, packets.ErrRejectPacket
+}

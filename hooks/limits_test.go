@@ -1,0 +1,127 @@
+package hooks_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/wotkit/wotkit/broker"
+	"github.com/wotkit/wotkit/hooks"
+	"github.com/wotkit/wotkit/internal/wotkittest"
+	"github.com/wotkit/wotkit/storage"
+)
+
+// 10,000 wrong passwords against one key id from one address: after five,
+// the attacker's attempts are refused without being checked, with growing
+// delays; another key of the same user keeps connecting throughout.
+func TestThrottle_GuessingOneKeySlowsOnlyTheAttacker(t *testing.T) {
+	w := newWorld(t)
+	target, _ := wotkittest.Key(t, w.store, "alice", storage.ReadWrite)
+	const attempts = 10000
+	checked, throttled := 0, 0
+	start := time.Now()
+	var firstThrottled time.Time
+	for i := range attempts {
+		nc, code, err := wotkittest.RawConnectFrom("127.0.0.1", w.addr, fmt.Sprintf("guess-%d", i), target, "wkp_guess")
+		if err != nil {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+		_ = nc.Close()
+		switch code {
+		case 4: // bad user name or password: the guess was checked
+			checked++
+		case 5: // not authorized: throttled, not checked
+			if throttled == 0 {
+				firstThrottled = time.Now()
+			}
+			throttled++
+		default:
+			t.Fatalf("attempt %d: CONNACK %d", i, code)
+		}
+		if i%1000 == 0 { // alice's other key, from its own address, is not slowed
+			nc, code, err := wotkittest.RawConnectFrom("127.0.0.2", w.addr, fmt.Sprintf("device-%d", i), w.alice, w.alicePW)
+			if err != nil || code != 0 {
+				t.Fatalf("alice's other key during the attack: code %d, %v", code, err)
+			}
+			_ = nc.Close()
+		}
+	}
+	took := time.Since(start)
+	t.Logf("%d attempts in %v: %d checked, %d refused unchecked; checked before throttling: 5 in %v, after: %d in %v",
+		attempts, took.Round(time.Millisecond), checked, throttled, firstThrottled.Sub(start).Round(time.Millisecond),
+		checked-5, time.Since(firstThrottled).Round(time.Millisecond))
+	// 5 free, then one per 1 s, 2 s, 4 s … window: at most a handful in the run.
+	if checked < 5 || checked > 5+8 {
+		t.Fatalf("%d guesses were checked, want 5 and then a few", checked)
+	}
+	_, ca, err := wotkittest.Dial5(t, w.addr, &paho.Connect{ClientID: "guess-v5", CleanStart: true, Username: target, Password: []byte("wkp_guess")})
+	if err == nil || ca == nil || (ca.ReasonCode != 0x9F && ca.ReasonCode != 0x8A) || ca.Properties == nil || ca.Properties.ReasonString == "" {
+		t.Fatalf("MQTT 5 throttled CONNECT: %+v %v, want 0x9F or 0x8A with the wait", ca, err)
+	}
+	t.Logf("MQTT 5 is told: %#x %q", ca.ReasonCode, ca.Properties.ReasonString)
+}
+
+func limited(t *testing.T, l hooks.Limits) *world {
+	t.Helper()
+	w := &world{store: wotkittest.NewStore(t)}
+	w.alice, w.alicePW = wotkittest.User(t, w.store, "alice", false)
+	_, w.addr = wotkittest.StartBroker(t, w.store, func(c *broker.Config) { c.Limits = &l })
+	return w
+}
+
+func TestLimits_SessionsPerKey(t *testing.T) {
+	w := limited(t, hooks.Limits{SessionsPerCredential: 3})
+	for i := range 3 {
+		w.dial5(t, fmt.Sprintf("s%d", i), w.alice, w.alicePW)
+	}
+	_, ca, err := wotkittest.Dial5(t, w.addr, &paho.Connect{ClientID: "s3", CleanStart: true, Username: w.alice, Password: []byte(w.alicePW)})
+	if err == nil || ca == nil || ca.ReasonCode != 0x97 {
+		t.Fatalf("fourth session: %+v %v, want 0x97 quota exceeded", ca, err)
+	}
+	if _, code, err := wotkittest.RawConnect(w.addr, "s3-v3", w.alice, w.alicePW); err != nil || code != 3 {
+		t.Fatalf("fourth session over 3.1.1: code %d %v, want 3 (server unavailable)", code, err)
+	}
+}
+
+func TestLimits_SubscriptionsPerClient(t *testing.T) {
+	w := limited(t, hooks.Limits{Subscriptions: 2})
+	c := w.dial5(t, "subs", w.alice, w.alicePW)
+	if r := subscribe5(t, c, "alice/a", "alice/b", "alice/c"); r[0] != 1 || r[1] != 1 || r[2] != 0x8F {
+		t.Fatalf("SUBACK %v, want two granted and the third refused", r)
+	}
+	if r := subscribe5(t, c, "alice/a"); r[0] != 1 {
+		t.Fatalf("re-subscribing an existing filter: %#x", r[0])
+	}
+}
+
+func TestLimits_PublishRatePerKey(t *testing.T) {
+	w := limited(t, hooks.Limits{PublishRate: 10, PublishBurst: 5})
+	c := w.dial5(t, "chatty", w.alice, w.alicePW)
+	for i := range 50 {
+		if err := c.Publish0("alice/x", fmt.Sprint(i)); err != nil {
+			break // disconnected
+		}
+	}
+	select {
+	case d := <-c.Disconnected:
+		if d.ReasonCode != 0x96 {
+			t.Fatalf("DISCONNECT %#x, want 0x96 message rate too high", d.ReasonCode)
+		}
+	case <-time.After(wotkittest.Timeout):
+		t.Fatal("a client over its publish rate stayed connected")
+	}
+	c3, err := wotkittest.Dial3(t, w.addr, "chatty3", w.alice, w.alicePW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		c3.Publish("alice/x", 0, false, fmt.Sprint(i))
+	}
+	select {
+	case <-c3.Lost:
+	case <-time.After(wotkittest.Timeout):
+		t.Fatal("a 3.1.1 client over its publish rate stayed connected")
+	}
+}
