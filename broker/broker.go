@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/wotkit/wotkit/hooks"
+	"github.com/wotkit/wotkit/metrics"
 )
 
 // Config configures the broker. Empty addresses turn a listener off.
@@ -29,6 +31,8 @@ type Config struct {
 	MaxPacketSize uint32
 	// Limits bound each credential and client (nil: hooks.DefaultLimits).
 	Limits *hooks.Limits
+	// Metrics counts what the broker and its hooks see (nil: not counted).
+	Metrics *metrics.Metrics
 
 	Logger *slog.Logger
 }
@@ -94,11 +98,12 @@ func New(cfg Config, store hooks.Store) (*Broker, error) {
 	if cfg.Limits != nil {
 		limits = *cfg.Limits
 	}
-	sessions, unwatch, err := hooks.Install(server, store, limits, cfg.Logger.With("component", "mqtt-auth"))
+	sessions, unwatch, err := hooks.Install(server, store, limits, cfg.Metrics, cfg.Logger.With("component", "mqtt-auth"))
 	if err != nil {
 		return nil, fmt.Errorf("install hooks: %w", err)
 	}
 	b := &Broker{server: server, sessions: sessions, unwatch: unwatch, addrs: map[string]net.Addr{}, log: cfg.Logger}
+	cfg.Metrics.WatchBroker(b)
 	guard := GuardConfig{ConnectTimeout: cfg.ConnectTimeout, MaxPacketSize: cfg.MaxPacketSize, Logger: cfg.Logger.With("component", "mqtt-guard")}
 	listen := []struct {
 		id, addr string
@@ -157,6 +162,18 @@ func (b *Broker) Publish(topic string, payload []byte) error {
 	}
 	return nil
 }
+
+// MessagesIn counts PUBLISH packets received from clients.
+func (b *Broker) MessagesIn() int64 { return atomic.LoadInt64(&b.server.Info.MessagesReceived) }
+
+// MessagesOut counts PUBLISH packets sent to clients.
+func (b *Broker) MessagesOut() int64 { return atomic.LoadInt64(&b.server.Info.MessagesSent) }
+
+// BytesIn counts bytes received from clients.
+func (b *Broker) BytesIn() int64 { return atomic.LoadInt64(&b.server.Info.BytesReceived) }
+
+// BytesOut counts bytes sent to clients.
+func (b *Broker) BytesOut() int64 { return atomic.LoadInt64(&b.server.Info.BytesSent) }
 
 // LiveSessions returns how many live sessions use a key.
 func (b *Broker) LiveSessions(keyID string) int { return b.sessions.KeySessions(keyID) }

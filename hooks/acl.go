@@ -28,7 +28,7 @@ func (a *ACL) ID() string { return "wotkit-acl" }
 
 // Provides tells mochi which events the hook handles.
 func (a *ACL) Provides(b byte) bool {
-	return b == mqtt.OnACLCheck || b == mqtt.OnPacketRead
+	return b == mqtt.OnACLCheck || b == mqtt.OnPacketRead || b == mqtt.OnSubscribed
 }
 
 // OnACLCheck decides one publish, subscription or delivery from the grant
@@ -39,9 +39,31 @@ func (a *ACL) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		return false
 	}
 	if write {
-		return g.CanPublish(topic) || (g.Write && !g.Revoked() && a.sensors.publicWrite(topic))
+		if g.CanPublish(topic) || (g.Write && !g.Revoked() && a.sensors.publicWrite(topic)) {
+			return true
+		}
+		a.sessions.metrics.PublishDenied()
+		return false
 	}
-	return g.CanRead(topic) || (g.Read && !g.Revoked() && a.sensors.publicRead(topic))
+	if g.CanRead(topic) || (g.Read && !g.Revoked() && a.sensors.publicRead(topic)) {
+		return true
+	}
+	a.sessions.metrics.ReadDenied()
+	return false
+}
+
+// OnSubscribed counts the filters the ACL refused, so that deliveries
+// refused can be told from subscriptions refused.
+func (a *ACL) OnSubscribed(_ *mqtt.Client, _ packets.Packet, reasonCodes []byte) {
+	n := 0
+	for _, c := range reasonCodes {
+		if c == packets.ErrNotAuthorized.Code {
+			n++
+		}
+	}
+	if n > 0 {
+		a.sessions.metrics.SubscribeDenied(n)
+	}
 }
 
 // OnPacketRead resolves an inbound topic alias (a PUBLISH with an empty topic

@@ -18,7 +18,7 @@ import (
 // from the client object), against mochi's allow-all hook as the floor.
 func BenchmarkACL(b *testing.B) {
 	server := mqtt.New(&mqtt.Options{})
-	sessions := newSessions(server, Limits{})
+	sessions := newSessions(server, Limits{}, nil)
 	acl := NewACL(sessions, sensorsOf(storage.Sensor{Owner: "bob1", Name: "weather", Visibility: storage.Public}))
 	cl := server.NewClient(nil, "bench", "sensor-1", false)
 	if sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}}) != admitted {
@@ -62,7 +62,7 @@ func BenchmarkACL(b *testing.B) {
 // TestACLDecisionAllocatesNothing holds the hot path to zero allocations.
 func TestACLDecisionAllocatesNothing(t *testing.T) {
 	server := mqtt.New(&mqtt.Options{})
-	sessions := newSessions(server, Limits{})
+	sessions := newSessions(server, Limits{}, nil)
 	acl := NewACL(sessions, sensorsOf(storage.Sensor{Owner: "bob1", Name: "weather", Visibility: storage.Public}))
 	cl := server.NewClient(nil, "t", "c", false)
 	sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}})
@@ -93,7 +93,7 @@ func BenchmarkConnectAuth(b *testing.B) {
 		b.Fatal(err)
 	}
 	server := mqtt.New(&mqtt.Options{})
-	sessions := newSessions(server, Limits{})
+	sessions := newSessions(server, Limits{}, nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	authn := NewAuthn(store, sessions, NewRevoker(sessions, log), log)
 	pk := packets.Packet{Connect: packets.ConnectParams{

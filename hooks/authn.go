@@ -48,7 +48,8 @@ func (a *Authn) ID() string { return "wotkit-authn" }
 // Provides tells mochi which events the hook handles.
 func (a *Authn) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnClientExpired:
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,
+		mqtt.OnDisconnect, mqtt.OnClientExpired:
 		return true
 	}
 	return false
@@ -60,17 +61,18 @@ type refusal struct {
 	v5     packets.Code
 	v3     byte
 	reason string
+	label  string // the reason as a metric label
 }
 
 func (r *refusal) Error() string { return "connect refused: " + r.reason }
 
 var (
-	refuseCredentials = &refusal{packets.ErrBadUsernameOrPassword, 4, "bad user name or password"}
-	refuseExpired     = &refusal{packets.ErrBadUsernameOrPassword, 4, "token expired"}
-	refuseToken       = &refusal{packets.ErrBadUsernameOrPassword, 4, "token invalid or revoked"}
-	refuseWill        = &refusal{packets.ErrNotAuthorized, 5, "will topic not allowed"}
-	refuseClientID    = &refusal{packets.ErrClientIdentifierNotValid, 2, "client identifier in use by another user"}
-	refuseTooMany     = &refusal{packets.ErrQuotaExceeded, 3, "too many live sessions for this credential"}
+	refuseCredentials = &refusal{packets.ErrBadUsernameOrPassword, 4, "bad user name or password", "bad_credentials"}
+	refuseExpired     = &refusal{packets.ErrBadUsernameOrPassword, 4, "token expired", "token_expired"}
+	refuseToken       = &refusal{packets.ErrBadUsernameOrPassword, 4, "token invalid or revoked", "token_invalid"}
+	refuseWill        = &refusal{packets.ErrNotAuthorized, 5, "will topic not allowed", "will_not_allowed"}
+	refuseClientID    = &refusal{packets.ErrClientIdentifierNotValid, 2, "client identifier in use by another user", "client_id_taken"}
+	refuseTooMany     = &refusal{packets.ErrQuotaExceeded, 3, "too many live sessions for this credential", "too_many_sessions"}
 )
 
 // banAfter is the wait from which a throttled CONNECT is told it is banned.
@@ -84,7 +86,7 @@ func refuseThrottled(wait time.Duration) *refusal {
 	if wait >= banAfter {
 		code = packets.ErrBanned
 	}
-	return &refusal{code, 5, fmt.Sprintf("too many failed attempts: try again in %v", wait.Round(time.Second))}
+	return &refusal{code, 5, fmt.Sprintf("too many failed attempts: try again in %v", wait.Round(time.Second)), "throttled"}
 }
 
 // OnConnect authenticates the client and records its grant. On refusal it
@@ -94,6 +96,10 @@ func (a *Authn) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	r := a.admit(cl, pk)
 	if r == nil {
 		return nil
+	}
+	a.sessions.metrics.ConnectRefused(r.label)
+	if r.label == "throttled" {
+		a.sessions.metrics.Throttled("mqtt")
 	}
 	a.log.Info("mqtt connect refused", "reason", r.reason, "user_name", loggable(cl.Properties.Username),
 		"client", cl.ID, "remote", cl.Net.Remote)
@@ -233,8 +239,18 @@ func (a *Authn) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 	}
 }
 
-// OnDisconnect forgets a session that ends with its connection.
+// OnSessionEstablished counts the live connection.
+func (a *Authn) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	if g := a.sessions.grant(cl); g != nil {
+		a.sessions.metrics.Connected(g.Kind.String())
+	}
+}
+
+// OnDisconnect uncounts the connection and forgets a session that ends with it.
 func (a *Authn) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
+	if g := a.sessions.grant(cl); g != nil {
+		a.sessions.metrics.Disconnected(g.Kind.String())
+	}
 	if expire {
 		a.sessions.forget(cl)
 	}

@@ -16,6 +16,14 @@ const (
 	ByToken
 )
 
+// String names the kind for logs and metrics: "key" or "token".
+func (k CredentialKind) String() string {
+	if k == ByToken {
+		return "token"
+	}
+	return "key"
+}
+
 // Credential names under which sessions are found for revocation.
 func keyCredential(keyID string) string          { return "key:" + keyID }
 func tokenCredential(tokenID string) string      { return "token:" + tokenID }

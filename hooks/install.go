@@ -6,6 +6,7 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 
+	"github.com/wotkit/wotkit/metrics"
 	"github.com/wotkit/wotkit/storage"
 )
 
@@ -17,10 +18,11 @@ type Store interface {
 }
 
 // Install adds the authentication, ACL, recording and limits hooks to server
-// and subscribes the revoker and the sensor view to store's events. It returns the session registry (for counts) and
+// and subscribes the revoker and the sensor view to store's events; m
+// (which may be nil) counts what they see. It returns the session registry (for counts) and
 // a function that stops the subscription.
-func Install(server *mqtt.Server, store Store, limits Limits, log *slog.Logger) (*Sessions, func(), error) {
-	sessions := newSessions(server, limits)
+func Install(server *mqtt.Server, store Store, limits Limits, m *metrics.Metrics, log *slog.Logger) (*Sessions, func(), error) {
+	sessions := newSessions(server, limits, m)
 	revoker := NewRevoker(sessions, log)
 	sensors, err := NewSensors(store, sessions)
 	if err != nil {

@@ -62,6 +62,7 @@ func (r *Revoker) Revoke(credential string) int {
 		wg.Go(func() { r.end(cl) })
 	}
 	wg.Wait()
+	r.sessions.metrics.Revoked(len(clients), time.Since(start))
 	if len(clients) > 0 {
 		r.log.Info("mqtt sessions revoked", "credential", credential, "sessions", len(clients),
 			"took", time.Since(start))

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+
+	"github.com/wotkit/wotkit/metrics"
 )
 
 // Sessions is the in-memory registry of authenticated MQTT sessions: the Grant
@@ -12,9 +14,10 @@ import (
 // client id. The ACL reads grants without a lock; everything else happens at
 // CONNECT, disconnect and revocation.
 type Sessions struct {
-	server *mqtt.Server
-	limits Limits
-	grants sync.Map // *mqtt.Client -> *Grant
+	server  *mqtt.Server
+	limits  Limits
+	metrics *metrics.Metrics // nil: not counted
+	grants  sync.Map         // *mqtt.Client -> *Grant
 
 	// revocations counts revocations begun, so that a CONNECT racing one can
 	// tell and check its credential again.
@@ -33,13 +36,14 @@ type claim struct {
 	clients []*mqtt.Client
 }
 
-func newSessions(server *mqtt.Server, limits Limits) *Sessions {
+func newSessions(server *mqtt.Server, limits Limits, m *metrics.Metrics) *Sessions {
 	return &Sessions{
-		server: server,
-		limits: limits,
-		byCred: map[string]map[*mqtt.Client]struct{}{},
-		claims: map[string]*claim{},
-		rates:  map[string]*rate{},
+		server:  server,
+		limits:  limits,
+		metrics: m,
+		byCred:  map[string]map[*mqtt.Client]struct{}{},
+		claims:  map[string]*claim{},
+		rates:   map[string]*rate{},
 	}
 }
 

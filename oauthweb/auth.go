@@ -132,7 +132,7 @@ func (b basicScheme) authenticate(c echo.Context) (principal, error) {
 		b.p.store.TouchKey(k.ID, addr)
 		return principal{User: owner, Via: viaKey, Rights: keyRights(k.Permissions), KeyID: k.ID}, nil
 	case storage.ValidUserName(name):
-		if wait := b.p.throttle.Wait(name, addr); wait > 0 {
+		if wait := b.p.throttleWait(name, addr); wait > 0 {
 			return principal{}, &httpError{Status: http.StatusTooManyRequests, Message: "too many failed logins",
 				Details: []string{fmt.Sprintf("try again in %s seconds", retryAfter(wait))}, RetryAfter: wait}
 		}

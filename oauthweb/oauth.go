@@ -154,10 +154,10 @@ func writeOAuthError(c echo.Context, e *oauthError) error {
 	return c.JSON(e.Status, map[string]string{"error": e.Name, "error_description": e.Description})
 }
 
-// internalOAuthError logs cause and answers server_error.
-func (o *oauthServer) internalOAuthError(c echo.Context, cause error) error {
+// serverError logs cause and returns server_error, which says nothing of it.
+func (o *oauthServer) serverError(c echo.Context, cause error) *oauthError {
 	o.log.Error("oauth request failed", "path", c.Request().URL.Path, "error", cause)
-	return writeOAuthError(c, &oauthError{"server_error", "the server could not complete the request", http.StatusInternalServerError})
+	return &oauthError{"server_error", "the server could not complete the request", http.StatusInternalServerError}
 }
 
 // routes registers the authorization server's endpoints.

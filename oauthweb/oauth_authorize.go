@@ -70,8 +70,10 @@ func (p *Portal) consent(c echo.Context) error {
 			return internalError(err)
 		}
 		p.log.Info("oauth consent", "user", s.user.Name, "client_id", pc.req.App.ClientID, "scope", pc.req.Scope.String())
+		p.cfg.Metrics.Consent("allow")
 		return p.issueCode(c, pc.req, s.user.Name)
 	case "deny":
+		p.cfg.Metrics.Consent("deny")
 		return redirectBack(c, pc.req, url.Values{"error": {"access_denied"}, "error_description": {"the user denied the request"}})
 	}
 	return newError(http.StatusBadRequest, "Choose Allow or Deny.")

@@ -16,7 +16,7 @@ func (p *Portal) revoke(c echo.Context) error {
 		return writeOAuthError(c, e)
 	}
 	if err := p.store.RevokeToken(app.ClientID, token); err != nil {
-		return p.oauth.internalOAuthError(c, err)
+		return writeOAuthError(c, p.oauth.serverError(c, err))
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.NoContent(http.StatusOK)
@@ -31,7 +31,7 @@ func (p *Portal) introspect(c echo.Context) error {
 	}
 	info, err := p.store.IntrospectToken(token)
 	if err != nil {
-		return p.oauth.internalOAuthError(c, err)
+		return writeOAuthError(c, p.oauth.serverError(c, err))
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if !info.Active || info.ClientID != app.ClientID {

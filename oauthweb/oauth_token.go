@@ -23,21 +23,42 @@ type tokenResponse struct {
 // token handles POST /api/oauth/token: the authorization_code and
 // refresh_token grants, for an authenticated client.
 func (p *Portal) token(c echo.Context) error {
+	ti, e := p.grant(c)
+	gt := c.FormValue("grant_type")
+	if gt != "authorization_code" && gt != "refresh_token" {
+		gt = "other" // the label takes no client-chosen values
+	}
+	if e != nil {
+		p.cfg.Metrics.TokenRequest(gt, e.Name)
+		return writeOAuthError(c, e)
+	}
+	p.cfg.Metrics.TokenRequest(gt, "ok")
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	return c.JSON(http.StatusOK, tokenResponse{
+		AccessToken: ti.GetAccess(), TokenType: "bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second),
+		RefreshToken: ti.GetRefresh(), Scope: ti.GetScope(),
+	})
+}
+
+// grant runs the grant a token request asks for.
+func (p *Portal) grant(c echo.Context) (oauth2.TokenInfo, *oauthError) {
 	o := p.oauth
 	if e := formOnly(c, "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "client_id", "client_secret"); e != nil {
-		return writeOAuthError(c, e)
+		return nil, e
 	}
 	app, e := o.requireClient(c)
 	if e != nil {
-		return writeOAuthError(c, e)
+		return nil, e
 	}
 	ctx := c.Request().Context()
 	var ti oauth2.TokenInfo
 	var err error
-	switch gt := c.FormValue("grant_type"); gt {
+	switch c.FormValue("grant_type") {
 	case "authorization_code":
 		if c.FormValue("code") == "" {
-			return writeOAuthError(c, errInvalidRequest("code is required"))
+			return nil, errInvalidRequest("code is required")
 		}
 		ti, err = o.mgr.GenerateAccessToken(ctx, oauth2.AuthorizationCode, &oauth2.TokenGenerateRequest{
 			ClientID: app.ClientID, ClientSecret: clientSecret(c), Code: c.FormValue("code"),
@@ -46,31 +67,25 @@ func (p *Portal) token(c echo.Context) error {
 	case "refresh_token":
 		scope, e := o.refreshScope(app, c.FormValue("refresh_token"), c.FormValue("scope"))
 		if e != nil {
-			return writeOAuthError(c, e)
+			return nil, e
 		}
 		ti, err = o.mgr.RefreshAccessToken(ctx, &oauth2.TokenGenerateRequest{
 			ClientID: app.ClientID, ClientSecret: clientSecret(c), Refresh: c.FormValue("refresh_token"),
 			Scope: scope, Request: c.Request(),
 		})
 	case "":
-		return writeOAuthError(c, errInvalidRequest("grant_type is required"))
+		return nil, errInvalidRequest("grant_type is required")
 	default:
-		return writeOAuthError(c, &oauthError{"unsupported_grant_type", "grant_type must be authorization_code or refresh_token", http.StatusBadRequest})
+		return nil, &oauthError{"unsupported_grant_type", "grant_type must be authorization_code or refresh_token", http.StatusBadRequest}
 	}
 	if err != nil {
 		if ge := grantError(err); ge != nil {
 			p.log.Info("oauth token refused", "client_id", app.ClientID, "error", ge.Name, "reason", err)
-			return writeOAuthError(c, ge)
+			return nil, ge
 		}
-		return o.internalOAuthError(c, err)
+		return nil, o.serverError(c, err)
 	}
-	h := c.Response().Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	return c.JSON(http.StatusOK, tokenResponse{
-		AccessToken: ti.GetAccess(), TokenType: "bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second),
-		RefreshToken: ti.GetRefresh(), Scope: ti.GetScope(),
-	})
+	return ti, nil
 }
 
 // clientSecret is the secret the client authenticated with, for go-oauth2's
@@ -96,6 +111,7 @@ func (o *oauthServer) refreshScope(app storage.App, refresh, requested string) (
 	}
 	info, err := o.store.IntrospectToken(refresh)
 	if err != nil {
+		o.log.Error("oauth refresh: look up the refresh token", "error", err)
 		return "", &oauthError{"server_error", "the server could not complete the request", http.StatusInternalServerError}
 	}
 	if info.Kind != "refresh_token" || info.ClientID != app.ClientID {

@@ -86,7 +86,7 @@ func (p *Portal) login(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("username"))
 	form := accountForm{Username: name, Next: safeNext(c.FormValue("next"))}
 	addr, account := c.RealIP(), throttleAccount(name)
-	if wait := p.throttle.Wait(account, addr); wait > 0 {
+	if wait := p.throttleWait(account, addr); wait > 0 {
 		c.Response().Header().Set("Retry-After", retryAfter(wait))
 		form.Error = fmt.Sprintf("Too many failed logins. Try again in %s.", waitText(wait))
 		return p.render(c, http.StatusTooManyRequests, "login", form)

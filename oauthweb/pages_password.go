@@ -28,7 +28,7 @@ func (p *Portal) changePassword(c echo.Context) error {
 	fail := func(status int, msg string) error {
 		return p.render(c, status, "password", passwordForm{Error: msg})
 	}
-	if wait := p.throttle.Wait(s.user.Name, addr); wait > 0 {
+	if wait := p.throttleWait(s.user.Name, addr); wait > 0 {
 		c.Response().Header().Set("Retry-After", retryAfter(wait))
 		return fail(http.StatusTooManyRequests,
 			fmt.Sprintf("Too many wrong passwords. Try again in %s.", waitText(wait)))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/wotkit/wotkit/metrics"
 	"github.com/wotkit/wotkit/storage"
 	"github.com/wotkit/wotkit/throttle"
 )
@@ -29,6 +30,9 @@ type Config struct {
 	SecureCookie bool                   // true under TLS
 	LiveSessions func(keyID string) int // live MQTT sessions of a key, for the key view; nil shows nothing
 	TokenTTL     time.Duration          // access token lifetime (default DefaultTokenTTL, 43200 s)
+	// Metrics counts throttled logins and OAuth2 outcomes, and is served at
+	// /metrics to admins and loopback clients (nil: no /metrics).
+	Metrics *metrics.Metrics
 	// Publish sends a message into the MQTT broker as the server (sensor data
 	// posted over HTTP goes to owner/name/data); nil: data is only stored.
 	Publish func(topic string, payload []byte) error
@@ -181,6 +185,10 @@ func (p *Portal) routes() *echo.Echo {
 	e.GET("/api/v1/sensors/:ref/data", p.apiGetData, read...)
 	e.POST("/api/v1/sensors/:ref/data", p.apiPostData, write...)
 	p.oauthRoutes(e)
+	e.GET("/healthz", healthz)
+	if p.cfg.Metrics != nil {
+		e.GET("/metrics", p.metrics, p.loadSession)
+	}
 	return e
 }
 

@@ -2,6 +2,7 @@ package oauthweb
 
 import (
 	"strings"
+	"time"
 
 	"github.com/wotkit/wotkit/storage"
 )
@@ -15,4 +16,14 @@ func throttleAccount(name string) string {
 		return ""
 	}
 	return name
+}
+
+// throttleWait returns how long subject and addr must still wait before a
+// try, and counts the attempt as throttled when they must.
+func (p *Portal) throttleWait(subject, addr string) time.Duration {
+	w := p.throttle.Wait(subject, addr)
+	if w > 0 {
+		p.cfg.Metrics.Throttled("web")
+	}
+	return w
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/wotkit/wotkit/admin"
 	"github.com/wotkit/wotkit/broker"
 	"github.com/wotkit/wotkit/hooks"
+	"github.com/wotkit/wotkit/metrics"
 	"github.com/wotkit/wotkit/oauthweb"
 	"github.com/wotkit/wotkit/storage"
 )
@@ -144,9 +145,10 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	inst.adminSrv = &http.Server{Handler: admin.Handler(store, log.With("component", "admin")), ReadHeaderTimeout: 5 * time.Second}
 	go inst.serveHTTP("admin", inst.adminSrv, adminLn, false)
 
+	m := metrics.New()
 	inst.broker, err = broker.New(broker.Config{
 		TCPAddr: cfg.mqttAddr, WSAddr: cfg.wsAddr, TLSAddr: cfg.tlsMQTTAddr, TLSConfig: tlsConfig,
-		ConnectTimeout: cfg.connectTimeout, MaxPacketSize: uint32(cfg.maxPacketSize), Limits: cfg.limits, Logger: log,
+		ConnectTimeout: cfg.connectTimeout, MaxPacketSize: uint32(cfg.maxPacketSize), Limits: cfg.limits, Metrics: m, Logger: log,
 	}, store)
 	if err != nil {
 		return nil, err
@@ -161,7 +163,7 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	}
 	portal, err := oauthweb.New(oauthweb.Config{
 		Store: store, PublicURL: cfg.publicURL, MQTTAddr: mqttShown, Signup: cfg.signup,
-		SecureCookie: tlsConfig != nil, LiveSessions: inst.broker.LiveSessions, TokenTTL: cfg.tokenTTL, Publish: inst.broker.Publish,
+		SecureCookie: tlsConfig != nil, LiveSessions: inst.broker.LiveSessions, TokenTTL: cfg.tokenTTL, Publish: inst.broker.Publish, Metrics: m,
 		Logger: log.With("component", "web"),
 	})
 	if err != nil {

@@ -1,0 +1,57 @@
+package oauthweb
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/wotkit/wotkit/metrics"
+	"github.com/wotkit/wotkit/storage"
+)
+
+// /metrics is for admins and for clients on this machine; requests are
+// served in-process with a remote address off this machine (no network).
+func TestMetrics_AdminsAndLoopbackOnly(t *testing.T) {
+	env := newTestEnv(t, func(c *Config) { c.Metrics = metrics.New() })
+	if _, err := env.store.CreateUser(storage.NewUser{Name: "root", Password: "root password", Admin: true}); err != nil {
+		t.Fatal(err)
+	}
+	env.user("alice", "alice password")
+	get := func(remote, user, pw string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.RemoteAddr = remote
+		if user != "" {
+			req.SetBasicAuth(user, pw)
+		}
+		rec := httptest.NewRecorder()
+		env.portal.ServeHTTP(rec, req)
+		return rec
+	}
+	cases := []struct {
+		name, remote, user, pw string
+		want                   int
+	}{
+		{"loopback", "127.0.0.1:5000", "", "", http.StatusOK},
+		{"loopback v6", "[::1]:5000", "", "", http.StatusOK},
+		{"remote anonymous", "192.0.2.10:5000", "", "", http.StatusUnauthorized},
+		{"remote admin", "192.0.2.10:5000", "root", "root password", http.StatusOK},
+		{"remote user", "192.0.2.10:5000", "alice", "alice password", http.StatusForbidden},
+		{"remote wrong password", "192.0.2.10:5000", "root", "nope", http.StatusForbidden},
+	}
+	for _, c := range cases {
+		rec := get(c.remote, c.user, c.pw)
+		if rec.Code != c.want {
+			t.Errorf("%s: %d, want %d", c.name, rec.Code, c.want)
+		}
+		if c.want == http.StatusOK && !strings.Contains(rec.Body.String(), "go_goroutines") {
+			t.Errorf("%s: no metrics in the answer", c.name)
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	rec := httptest.NewRecorder()
+	env.portal.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("/healthz: %d", rec.Code)
+	}
+}
