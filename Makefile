@@ -30,3 +30,6 @@ fuzz:
 	$(GO) test ./broker -run '^$$' -fuzz '^FuzzGuardLiveBroker$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./hooks -run '^$$' -fuzz '^FuzzFilterAllowed$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./storage -run '^$$' -fuzz '^FuzzScanReading$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./oauthweb -run '^$$' -fuzz '^FuzzAuthorizeRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./oauthweb -run '^$$' -fuzz '^FuzzTokenEndpoint$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./oauthweb -run '^$$' -fuzz '^FuzzAPICredentials$$' -fuzztime $(FUZZTIME)
