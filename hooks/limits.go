@@ -109,8 +109,12 @@ func (l *Limiter) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet
 		have++
 	}
 	if refused > 0 {
+		cred := ""
+		if g := l.sessions.grant(cl); g != nil {
+			cred = g.ID
+		}
 		l.sessions.server.Log.Info("mqtt subscriptions refused", "reason", "subscription limit", "limit", l.limits.Subscriptions,
-			"filters", refused, "client", cl.ID, "remote", cl.Net.Remote)
+			"filters", refused, "credential", cred, "client", cl.ID, "remote", cl.Net.Remote)
 	}
 	return pk
 }
