@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -157,21 +156,12 @@ func (s *Store) appRecord(clientID string) (appRecord, error) {
 
 // Apps returns every registered application, ordered by client id.
 func (s *Store) Apps() ([]App, error) {
-	var apps []App
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketApps).ForEach(func(_, v []byte) error {
-			var rec appRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode app: %w", err)
-			}
-			apps = append(apps, rec.App)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list apps: %w", err)
+	recs, err := listJSON[appRecord](s, bucketApps, "app")
+	apps := make([]App, len(recs))
+	for i, r := range recs {
+		apps[i] = r.App
 	}
-	return apps, nil
+	return apps, err
 }
 
 // ResetAppSecret gives a confidential application a new client secret, returned once.

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -231,23 +230,7 @@ func (s *Store) SensorByRef(caller, ref string) (Sensor, error) {
 }
 
 // Sensors returns every sensor, ordered by owner and name.
-func (s *Store) Sensors() ([]Sensor, error) {
-	var out []Sensor
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSensors).ForEach(func(_, v []byte) error {
-			var sn Sensor
-			if err := json.Unmarshal(v, &sn); err != nil {
-				return fmt.Errorf("decode sensor: %w", err)
-			}
-			out = append(out, sn)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list sensors: %w", err)
-	}
-	return out, nil
-}
+func (s *Store) Sensors() ([]Sensor, error) { return listJSON[Sensor](s, bucketSensors, "sensor") }
 
 // UpdateSensor applies change to the sensor and stores it when it is still
 // valid; owner and name cannot change.

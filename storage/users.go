@@ -96,23 +96,7 @@ func (s *Store) User(name string) (User, error) {
 }
 
 // Users returns every account, ordered by name.
-func (s *Store) Users() ([]User, error) {
-	var users []User
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketUsers).ForEach(func(_, v []byte) error {
-			var u User
-			if err := json.Unmarshal(v, &u); err != nil {
-				return fmt.Errorf("decode user: %w", err)
-			}
-			users = append(users, u)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	return users, nil
-}
+func (s *Store) Users() ([]User, error) { return listJSON[User](s, bucketUsers, "user") }
 
 // SetPassword replaces a user's password.
 func (s *Store) SetPassword(name, password string) error {
@@ -153,6 +137,25 @@ func (s *Store) CheckPassword(name, password string) (User, error) {
 		return User{}, ErrBadCredentials
 	}
 	return u, nil
+}
+
+// listJSON decodes every record of a bucket, in key order.
+func listJSON[T any](s *Store, bucket []byte, what string) ([]T, error) {
+	var out []T
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			var rec T
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("decode %s %q: %w", what, k, err)
+			}
+			out = append(out, rec)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %ss: %w", what, err)
+	}
+	return out, nil
 }
 
 func putJSON(b *bolt.Bucket, key string, v any) error {
