@@ -97,7 +97,7 @@ func TestLimits_SubscriptionsPerClient(t *testing.T) {
 }
 
 func TestLimits_PublishRatePerKey(t *testing.T) {
-	w := limited(t, hooks.Limits{PublishRate: 10, PublishBurst: 5})
+	w := limited(t, hooks.Limits{PublishRate: 1, PublishBurst: 2})
 	c := w.dial5(t, "chatty", w.alice, w.alicePW)
 	for i := range 50 {
 		if err := c.Publish0("alice/x", fmt.Sprint(i)); err != nil {
