@@ -1,6 +1,7 @@
 package hooks_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -99,8 +100,13 @@ func TestLimits_SubscriptionsPerClient(t *testing.T) {
 func TestLimits_PublishRatePerKey(t *testing.T) {
 	w := limited(t, hooks.Limits{PublishRate: 1, PublishBurst: 2})
 	c := w.dial5(t, "chatty", w.alice, w.alicePW)
+	// QoS 1, one at a time: the server has read everything the client sent
+	// when it disconnects it, so the close is clean and the DISCONNECT read.
 	for i := range 50 {
-		if err := c.Publish0("alice/x", fmt.Sprint(i)); err != nil {
+		pctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := c.Publish(pctx, &paho.Publish{Topic: "alice/x", QoS: 1, Payload: []byte(fmt.Sprint(i))})
+		cancel()
+		if err != nil {
 			break // disconnected
 		}
 	}

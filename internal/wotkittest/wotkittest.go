@@ -241,12 +241,3 @@ func Token(t testing.TB, store *storage.Store, user, clientID string, scope stor
 	}
 	return access
 }
-
-// Publish0 publishes at QoS 0 and returns the send error, if any; it waits
-// at most a second for a connection that is going away.
-func (c *Conn5) Publish0(topic, payload string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_, err := c.Publish(ctx, &paho.Publish{Topic: topic, Payload: []byte(payload)})
-	return err
-}
