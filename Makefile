@@ -6,7 +6,7 @@ GO ?= go
 GOTOOLCHAIN ?= go1.26.11
 export GOTOOLCHAIN
 
-.PHONY: test vet deps-test build fuzz vuln bench
+.PHONY: test vet deps-test build fuzz vuln bench soak
 
 build:
 	$(GO) build -o bin/wotkit ./cmd/wotkit
@@ -43,6 +43,12 @@ fuzz:
 	$(GO) test ./oauthweb -run '^$$' -fuzz '^FuzzAuthorizeRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./oauthweb -run '^$$' -fuzz '^FuzzTokenEndpoint$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./oauthweb -run '^$$' -fuzz '^FuzzAPICredentials$$' -fuzztime $(FUZZTIME)
+
+# soak: 10,000 connections to a wotkit serve process and sustained publishing for SOAKTIME, then
+# checks that its goroutines and heap come back to where they started.
+SOAKTIME ?= 60s
+soak:
+	WOTKIT_SOAK=$(SOAKTIME) $(GO) test ./cmd/wotkit -run '^TestSoak$$' -count=1 -v -timeout 30m
 
 # bench builds wotkit and the load tool and runs every scenario against wotkit,
 # bare mochi and (when Debian's mosquitto is installed) mosquitto, in turns,

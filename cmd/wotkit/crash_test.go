@@ -1,20 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/wotkit/wotkit/internal/wotkittest"
 	"github.com/wotkit/wotkit/storage"
 )
 
@@ -29,45 +26,12 @@ func buildWotkit(t *testing.T) string {
 	return bin
 }
 
-var webListening = regexp.MustCompile(`msg="web listening" addr=(\S+)`)
-
-// serveProcess starts `wotkit serve` as its own process on loopback ports
-// and returns it with the web address it reports.
-func serveProcess(t *testing.T, bin, dir string) (*exec.Cmd, string) {
-	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data", dir, "--mqtt", "127.0.0.1:0", "--mqtt-ws", "", "--http", "127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := webListening.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return cmd, a
-	case <-time.After(wotkittest.Timeout):
-		t.Fatal("the server never said where it listens")
-		return nil, ""
-	}
-}
-
 // Killing the server with SIGKILL while clients create keys loses no key
 // whose password was returned, and leaves a file that verifies and serves.
 func TestCrash_SIGKILLWhileCreatingKeys(t *testing.T) {
 	bin := buildWotkit(t)
 	dir := t.TempDir()
-	cmd, web := serveProcess(t, bin, dir)
+	cmd, web, _ := serveProcess(t, bin, dir)
 	add := exec.Command(bin, "user", "add", "alice", "--password-stdin", "--data", dir)
 	add.Stdin = strings.NewReader("correct horse battery\n")
 	if out, err := add.CombinedOutput(); err != nil {
