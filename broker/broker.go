@@ -29,6 +29,10 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// MaxPacketSize is the largest packet a client may send, in bytes (default 1 MiB).
 	MaxPacketSize uint32
+	// MaxPendingWrites bounds the messages queued for one client that it has
+	// not yet been sent (default 1024); a client further behind loses what
+	// does not fit. mochi's own default, 8192, costs 64 KB per connection.
+	MaxPendingWrites int32
 	// Limits bound each credential and client (nil: hooks.DefaultLimits).
 	Limits *hooks.Limits
 	// Metrics counts what the broker and its hooks see (nil: not counted).
@@ -39,8 +43,9 @@ type Config struct {
 
 // Defaults for Config.
 const (
-	DefaultConnectTimeout = 10 * time.Second
-	DefaultMaxPacketSize  = 1 << 20
+	DefaultConnectTimeout   = 10 * time.Second
+	DefaultMaxPacketSize    = 1 << 20
+	DefaultMaxPendingWrites = 1024
 )
 
 // Validate fills defaults and reports a configuration that cannot work.
@@ -53,6 +58,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPacketSize == 0 {
 		c.MaxPacketSize = DefaultMaxPacketSize
+	}
+	if c.MaxPendingWrites == 0 {
+		c.MaxPendingWrites = DefaultMaxPendingWrites
+	}
+	if c.MaxPendingWrites < 0 {
+		return errors.New("max pending writes must be positive")
 	}
 	if c.TLSAddr != "" && c.TLSConfig == nil {
 		return errors.New("a TLS listener needs a certificate and key")
@@ -84,6 +95,7 @@ func New(cfg Config, store hooks.Store) (*Broker, error) {
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = cfg.MaxPacketSize
+	caps.MaximumClientWritesPending = cfg.MaxPendingWrites
 	server := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		Logger:       cfg.Logger.With("component", "mqtt"),
@@ -174,6 +186,9 @@ func (b *Broker) BytesIn() int64 { return atomic.LoadInt64(&b.server.Info.BytesR
 
 // BytesOut counts bytes sent to clients.
 func (b *Broker) BytesOut() int64 { return atomic.LoadInt64(&b.server.Info.BytesSent) }
+
+// MessagesDropped counts messages a client was too far behind to be sent.
+func (b *Broker) MessagesDropped() int64 { return atomic.LoadInt64(&b.server.Info.MessagesDropped) }
 
 // LiveSessions returns how many live sessions use a key.
 func (b *Broker) LiveSessions(keyID string) int { return b.sessions.KeySessions(keyID) }

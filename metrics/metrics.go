@@ -77,6 +77,7 @@ type Broker interface {
 	MessagesOut() int64
 	BytesIn() int64
 	BytesOut() int64
+	MessagesDropped() int64
 }
 
 // WatchBroker exports the broker's own message and byte counters, read at scrape time.
@@ -92,6 +93,7 @@ func (m *Metrics) WatchBroker(b Broker) {
 		counter("wotkit_mqtt_messages_sent_total", "PUBLISH packets sent to clients.", b.MessagesOut),
 		counter("wotkit_mqtt_bytes_received_total", "Bytes received from MQTT clients.", b.BytesIn),
 		counter("wotkit_mqtt_bytes_sent_total", "Bytes sent to MQTT clients.", b.BytesOut),
+		counter("wotkit_mqtt_messages_dropped_total", "Messages not sent to a client that was too far behind.", b.MessagesDropped),
 	)
 }
 

@@ -34,6 +34,7 @@ type serveConfig struct {
 	signup         bool
 	connectTimeout time.Duration
 	maxPacketSize  uint
+	maxPending     int
 	tokenTTL       time.Duration
 	retention      storage.Retention // zero: keep everything
 	limits         *hooks.Limits     // nil: hooks.DefaultLimits
@@ -65,6 +66,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.limits.Subscriptions, "max-subscriptions", cfg.limits.Subscriptions, "subscriptions one MQTT client may have (0: no limit)")
 	fs.Float64Var(&cfg.limits.PublishRate, "max-publish-rate", cfg.limits.PublishRate, "messages per second one key or token may publish, over all its sessions (0: no limit)")
 	fs.IntVar(&cfg.limits.PublishBurst, "publish-burst", cfg.limits.PublishBurst, "messages a key or token may publish at once above --max-publish-rate")
+	fs.IntVar(&cfg.maxPending, "max-pending-writes", broker.DefaultMaxPendingWrites, "messages queued for one MQTT client before it loses what does not fit")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -148,7 +150,7 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	m := metrics.New()
 	inst.broker, err = broker.New(broker.Config{
 		TCPAddr: cfg.mqttAddr, WSAddr: cfg.wsAddr, TLSAddr: cfg.tlsMQTTAddr, TLSConfig: tlsConfig,
-		ConnectTimeout: cfg.connectTimeout, MaxPacketSize: uint32(cfg.maxPacketSize), Limits: cfg.limits, Metrics: m, Logger: log,
+		ConnectTimeout: cfg.connectTimeout, MaxPacketSize: uint32(cfg.maxPacketSize), MaxPendingWrites: int32(cfg.maxPending), Limits: cfg.limits, Metrics: m, Logger: log,
 	}, store)
 	if err != nil {
 		return nil, err
