@@ -94,9 +94,10 @@ func soakRound(t *testing.T, web, mqttAddr, id, pw string, d time.Duration, roun
 		go func(nc net.Conn) { _, _ = io.Copy(io.Discard, nc) }(clients[i])
 	}
 	loaded := scrape(t, web)
-	t.Logf("round %d, %d connections: %d goroutines, %.1f MB heap, %.1f KB per connection", round+1, conns,
-		int(loaded["go_goroutines"]), loaded["go_memstats_heap_alloc_bytes"]/1e6,
-		(loaded["go_memstats_heap_alloc_bytes"]-before["go_memstats_heap_alloc_bytes"])/conns/1e3)
+	perConn := func(metric string) float64 { return (loaded[metric] - before[metric]) / conns / 1e3 }
+	t.Logf("round %d, %d connections: %d goroutines, %.1f MB heap, %.1f MB resident; per connection %.1f KB heap, %.1f KB resident",
+		round+1, conns, int(loaded["go_goroutines"]), loaded["go_memstats_heap_alloc_bytes"]/1e6,
+		loaded["process_resident_memory_bytes"]/1e6, perConn("go_memstats_heap_alloc_bytes"), perConn("process_resident_memory_bytes"))
 	var sent atomic.Int64
 	stop := time.Now().Add(d)
 	msg := wotkittest.PublishBytes("alice/soak/data", []byte(`{"value": 1}`))
