@@ -365,21 +365,20 @@ func (s *Store) SensorData(sensorID uint64, q DataQuery) ([]Reading, error) {
 		}
 		c := b.Cursor()
 		var k, v []byte
-		if newestFirst {
+		switch {
+		case newestFirst && q.End.IsZero():
 			k, v = c.Last()
-			if !q.End.IsZero() {
-				k, v = c.Seek(dataKey(q.End, 0))
-				if k == nil {
-					k, v = c.Last()
-				} else {
-					k, v = c.Prev()
-				}
+		case newestFirst:
+			// The newest reading before End: the one before the first at or after it.
+			if k, _ = c.Seek(dataKey(q.End, 0)); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
 			}
-		} else {
+		case lo.IsZero():
 			k, v = c.First()
-			if !lo.IsZero() {
-				k, v = c.Seek(dataKey(lo, 0))
-			}
+		default:
+			k, v = c.Seek(dataKey(lo, 0))
 		}
 		for ; k != nil && len(out) < want; k, v = step(c, newestFirst) {
 			if !inRange(k) {

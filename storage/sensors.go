@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Visibility of a sensor: PUBLIC sensors' data can be read by every
@@ -274,7 +275,7 @@ func (s *Store) DeleteSensor(owner, name string) error {
 		if err := tx.Bucket(bucketSensorIDs).Delete(idKey(sn.ID)); err != nil {
 			return nil, err
 		}
-		if err := tx.Bucket(bucketSensorData).DeleteBucket(idKey(sn.ID)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		if err := tx.Bucket(bucketSensorData).DeleteBucket(idKey(sn.ID)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return nil, err
 		}
 		return []Event{{Kind: SensorDeleted, User: owner, Sensor: name}}, nil

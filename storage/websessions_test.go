@@ -123,7 +123,7 @@ func TestWebSession_UseExtendsIdleExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ws.Expires.Sub(time.Now()) < WebSessionIdle-time.Minute {
+	if time.Until(ws.Expires) < WebSessionIdle-time.Minute {
 		t.Fatalf("expiry %v not pushed forward by about %v", ws.Expires, WebSessionIdle)
 	}
 }
