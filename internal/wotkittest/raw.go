@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -106,22 +107,23 @@ func PublishBytes(topic string, payload []byte) []byte {
 }
 
 // CountPublishes reads packets from nc until n PUBLISH packets have arrived
-// or the timeout passes, and returns how many did.
-func CountPublishes(nc net.Conn, n int, timeout time.Duration) int {
+// or the timeout passes, and returns how many did; got, when not nil, follows
+// the count as it goes.
+func CountPublishes(nc net.Conn, n int, timeout time.Duration, got *atomic.Int64) int {
 	_ = nc.SetReadDeadline(time.Now().Add(timeout))
 	defer nc.SetReadDeadline(time.Time{})
 	r := bufio.NewReaderSize(nc, 64<<10)
-	got := 0
-	for got < n {
+	count := 0
+	for count < n {
 		h, err := r.ReadByte()
 		if err != nil {
-			return got
+			return count
 		}
 		length, mult := 0, 1
 		for {
 			b, err := r.ReadByte()
 			if err != nil {
-				return got
+				return count
 			}
 			length += int(b&0x7f) * mult
 			if b&0x80 == 0 {
@@ -130,11 +132,14 @@ func CountPublishes(nc net.Conn, n int, timeout time.Duration) int {
 			mult *= 128
 		}
 		if _, err := r.Discard(length); err != nil {
-			return got
+			return count
 		}
 		if h>>4 == packets.Publish {
-			got++
+			count++
+			if got != nil {
+				got.Store(int64(count))
+			}
 		}
 	}
-	return got
+	return count
 }
