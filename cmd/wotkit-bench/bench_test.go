@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	paho3 "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/wotkit/wotkit/broker"
+	"github.com/wotkit/wotkit/hooks"
+	"github.com/wotkit/wotkit/internal/wotkittest"
+	"github.com/wotkit/wotkit/storage"
+)
+
+// The load tool's figures are only as good as its counting: these tests run
+// small loads against real brokers in this process and check the counts
+// exactly. Nothing here asserts a duration or a rate.
+
+// testTimeout bounds every run in these tests.
+const testTimeout = time.Minute
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// startTestMochi runs bare mochi on a loopback port for the test.
+func startTestMochi(t testing.TB, writesPending int32) string {
+	t.Helper()
+	m, err := startBareMochi("127.0.0.1:0", writesPending, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.close() })
+	return m.addr.String()
+}
+
+// startTestWotkit runs wotkit's broker with two users, each with a key, and
+// limits raised as the suite raises them.
+func startTestWotkit(t testing.TB) (*storage.Store, string, []Cred) {
+	t.Helper()
+	store := wotkittest.NewStore(t)
+	var creds []Cred
+	for _, name := range []string{"alice", "bobby"} {
+		id, pw := wotkittest.User(t, store, name, false)
+		creds = append(creds, Cred{Root: name, Username: id, Password: pw})
+	}
+	limits := hooks.DefaultLimits
+	limits.PublishRate, limits.PublishBurst, limits.SessionsPerCredential = benchPublishRate, benchPublishBurst, benchSessionsPerKey
+	b, addr := wotkittest.StartBroker(t, store, func(c *broker.Config) {
+		c.Logger = quietLogger()
+		c.Limits = &limits
+	})
+	// Runs before the broker's shutdown (cleanups run last first).
+	t.Cleanup(func() { waitNoClients(b.Server(), 5*time.Second) })
+	return store, addr, creds
+}
+
+// TestPubSub_CountsEveryMessageExactly: every message published is received
+// once by each subscriber of its user, no more and no fewer, at QoS 0 and 1,
+// through wotkit (with its ACL) and through bare mochi.
+func TestPubSub_CountsEveryMessageExactly(t *testing.T) {
+	_, wotkitAddr, wotkitCreds := startTestWotkit(t)
+	mochiAddr := startTestMochi(t, 0)
+	const perPublisher = 300
+	for _, b := range []struct {
+		name  string
+		addr  string
+		creds []Cred
+	}{{"wotkit", wotkitAddr, wotkitCreds}, {"mochi", mochiAddr, mochiCreds()[:2]}} {
+		for _, qos := range []byte{0, 1} {
+			t.Run(fmt.Sprintf("%s/qos%d", b.name, qos), func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+				defer cancel()
+				res, err := RunPubSub(ctx, PubSubConfig{
+					Addr: b.addr, Users: b.creds, Publishers: 2, Subscribers: 3, QoS: qos,
+					PayloadSize: 64, Window: 50, Messages: perPublisher, Drain: testTimeout,
+					IDPrefix: fmt.Sprintf("exact%d", qos), Tag: 7,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				sent := int64(len(b.creds) * 2 * perPublisher)
+				if res.Sent != sent || res.Expected != 3*sent || res.Received != 3*sent || res.Lost != 0 || res.Foreign != 0 {
+					t.Fatalf("sent %d, expected %d, received %d, lost %d, foreign %d; want sent %d, received %d, none lost or foreign",
+						res.Sent, res.Expected, res.Received, res.Lost, res.Foreign, sent, 3*sent)
+				}
+				if qos == 1 && res.Acked != sent {
+					t.Fatalf("acked %d of %d", res.Acked, sent)
+				}
+				if res.Measured != res.Received {
+					t.Fatalf("a run without a duration measures everything: measured %d, received %d", res.Measured, res.Received)
+				}
+			})
+		}
+	}
+}
+
+// TestPubSub_CountsOnlyItsOwnMessages: two runs share topics and run at once;
+// each counts exactly its own messages, and the other's as foreign.
+func TestPubSub_CountsOnlyItsOwnMessages(t *testing.T) {
+	addr := startTestMochi(t, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	results := make([]PubSubResult, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			results[i], errs[i] = RunPubSub(ctx, PubSubConfig{
+				Addr: addr, Users: mochiCreds()[:1], Publishers: 2, Subscribers: 2,
+				Window: 20, Messages: 400, Drain: testTimeout,
+				IDPrefix: fmt.Sprintf("run%d", i), Tag: uint32(100 + i),
+			})
+		})
+	}
+	wg.Wait()
+	for i, res := range results {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		other := results[1-i]
+		if res.Received != res.Expected || res.Expected != 2*800 || res.Lost != 0 {
+			t.Fatalf("run %d: received %d of %d (lost %d)", i, res.Received, res.Expected, res.Lost)
+		}
+		if res.Foreign > other.Sent*2 {
+			t.Fatalf("run %d: %d foreign messages, but the other run sent only %d to 2 subscribers", i, res.Foreign, other.Sent)
+		}
+	}
+}
+
+// TestPubSub_ReportsWhatTheBrokerDrops: with a write queue of one message
+// mochi drops what a subscriber cannot take at once; the run says how many
+// were lost and counts only what arrived.
+func TestPubSub_ReportsWhatTheBrokerDrops(t *testing.T) {
+	addr := startTestMochi(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	const perPublisher = 2000
+	res, err := RunPubSub(ctx, PubSubConfig{
+		Addr: addr, Users: mochiCreds()[:1], Publishers: 4, Subscribers: 1,
+		Window: perPublisher, Messages: perPublisher, Drain: 500 * time.Millisecond, Tag: 9,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 4*perPublisher || res.Received+res.Lost != res.Expected || res.Received > res.Expected {
+		t.Fatalf("sent %d, expected %d, received %d, lost %d", res.Sent, res.Expected, res.Received, res.Lost)
+	}
+	t.Logf("queue of 1: %d of %d messages lost", res.Lost, res.Expected)
+}
+
+// TestConnect_CountsAcceptedAndRefused: every connect is counted once, as
+// accepted or as refused with the broker's code.
+func TestConnect_CountsAcceptedAndRefused(t *testing.T) {
+	_, addr, creds := startTestWotkit(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	res, err := RunConnect(ctx, ConnectConfig{Addr: addr, Creds: creds, Workers: 4, Count: 40, IDPrefix: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 40 || res.Refused != 0 || res.Failed != 0 {
+		t.Fatalf("ok %d, refused %d, failed %d (%v); want 40 ok", res.OK, res.Refused, res.Failed, res.FirstErr)
+	}
+	// Fewer bad attempts than wotkit lets through before it throttles a key id.
+	bad := []Cred{{Root: "alice", Username: creds[0].Username, Password: "wkp_wrong"}}
+	res, err = RunConnect(ctx, ConnectConfig{Addr: addr, Creds: bad, Workers: 1, Count: 3, IDPrefix: "bad"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 0 || res.Refused != 3 || !errors.Is(res.FirstErr, ErrRefused) {
+		t.Fatalf("ok %d, refused %d, first error %v; want 3 refused", res.OK, res.Refused, res.FirstErr)
+	}
+}
+
+// TestIdle_PerConnectionArithmetic: the memory figure is the growth over the
+// number of connections, each of which was really open at the reading.
+func TestIdle_PerConnectionArithmetic(t *testing.T) {
+	addr := startTestMochi(t, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	readings := []int64{1 << 20, 3 << 20, 2 << 20}
+	var n atomic.Int32
+	res, err := RunIdle(ctx, IdleConfig{
+		Addr: addr, Creds: mochiCreds(), Conns: 32, Workers: 8, Settle: time.Millisecond, Reconnect: true, IDPrefix: "idle",
+		Memory: func() (int64, error) { return readings[n.Add(1)-1], nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PerConn != float64(2<<20)/32 || res.PerConnReconnect != float64(1<<20)/32 {
+		t.Fatalf("per connection %v and %v after reconnecting; want %v and %v", res.PerConn, res.PerConnReconnect, float64(2<<20)/32, float64(1<<20)/32)
+	}
+	if _, err := rss(1); err != nil {
+		t.Fatalf("rss of pid 1: %v", err)
+	}
+}
+
+// TestRevoke_CountsEverySessionClosed: deleting the key closes every session
+// that used it, and the run counts each close.
+func TestRevoke_CountsEverySessionClosed(t *testing.T) {
+	store, addr, _ := startTestWotkit(t)
+	id, pw := wotkittest.Key(t, store, "alice", storage.ReadWrite)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	res, err := RunRevoke(ctx, RevokeConfig{
+		Addr: addr, Key: Cred{Root: "alice", Username: id, Password: pw}, Sessions: 25, IDPrefix: "rv",
+		Revoke: func(context.Context) error { return store.DeleteKey(id) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Closed != 25 || res.Sessions != 25 {
+		t.Fatalf("closed %d of %d", res.Closed, res.Sessions)
+	}
+}
+
+// BenchmarkClient compares the two client sides considered for the load:
+// this package's raw 3.1.1 codec and paho.mqtt.golang, each publishing at
+// QoS 0 to one subscriber through bare mochi in this process, with the same
+// window of messages in flight. The broker's work is the same in both, so
+// the difference in ns/op is the client's. Run on 2 cores:
+//
+//	go test ./cmd/wotkit-bench -run '^$' -bench BenchmarkClient -cpu 2
+func BenchmarkClient(b *testing.B) {
+	addr := startTestMochi(b, 0)
+	const window = 256
+	b.Run("raw", func(b *testing.B) {
+		ctx := context.Background()
+		res, err := RunPubSub(ctx, PubSubConfig{
+			Addr: addr, Users: mochiCreds()[:1], Publishers: 1, Subscribers: 1,
+			Window: window, Messages: b.N, Drain: testTimeout, IDPrefix: "raw", Tag: 1,
+		})
+		if err != nil || res.Lost != 0 {
+			b.Fatalf("lost %d: %v", res.Lost, err)
+		}
+	})
+	b.Run("paho", func(b *testing.B) {
+		var received atomic.Int64
+		done := make(chan struct{}, 1)
+		wake := make(chan struct{}, 1)
+		sub := pahoClient(b, addr, "paho-sub")
+		tok := sub.Subscribe("bench0/+/data", 0, func(_ paho3.Client, _ paho3.Message) {
+			if n := received.Add(1); n == int64(b.N) {
+				done <- struct{}{}
+			}
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		})
+		if !tok.WaitTimeout(testTimeout) || tok.Error() != nil {
+			b.Fatalf("subscribe: %v", tok.Error())
+		}
+		pub := pahoClient(b, addr, "paho-pub")
+		payload := make([]byte, 64)
+		b.ResetTimer()
+		for i := range b.N {
+			for int64(i)-received.Load() >= window {
+				select {
+				case <-wake:
+				case <-time.After(pollInterval):
+				}
+			}
+			pub.Publish("bench0/sensor0/data", 0, false, payload)
+		}
+		select {
+		case <-done:
+		case <-time.After(testTimeout):
+			b.Fatalf("received %d of %d", received.Load(), b.N)
+		}
+	})
+}
+
+// pahoClient connects a paho.mqtt.golang 3.1.1 client for the benchmark.
+func pahoClient(b *testing.B, addr, id string) paho3.Client {
+	b.Helper()
+	c := paho3.NewClient(paho3.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
+		SetUsername("bench0").SetPassword("x").SetAutoReconnect(false).SetProtocolVersion(4).
+		SetOrderMatters(false).SetMessageChannelDepth(4096))
+	if tok := c.Connect(); !tok.WaitTimeout(testTimeout) || tok.Error() != nil {
+		b.Fatalf("paho connect: %v", tok.Error())
+	}
+	b.Cleanup(func() { c.Disconnect(0) })
+	return c
+}

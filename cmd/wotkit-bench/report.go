@@ -1,0 +1,207 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wotkit/wotkit/broker"
+)
+
+// row is one line of the table.
+type row struct {
+	metric   string
+	label    string
+	decimals int
+	// goal judges wotkit's median against the goal from issue 6; "" for none.
+	goal func(med func(metric, broker string) float64) string
+}
+
+// median returns the median of vs, or NaN when there are none.
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// verdict formats a goal check.
+func verdict(ok bool, text string) string {
+	if ok {
+		return text + " ok"
+	}
+	return text + " MISSED"
+}
+
+// rows lists the table's lines, in order.
+func (s *suite) rows() []row {
+	vsMochi := func(metric string, min float64, beatMosquitto bool) func(func(string, string) float64) string {
+		return func(med func(string, string) float64) string {
+			r := med(metric, nameWotkit) / med(metric, nameMochi)
+			text := fmt.Sprintf(">=%.2fx mochi", min)
+			ok := r >= min
+			if beatMosquitto {
+				text += ", > mosquitto"
+				if m := med(metric, nameMosquitto); !math.IsNaN(m) {
+					ok = ok && med(metric, nameWotkit) > m
+				}
+			}
+			return verdict(ok, text)
+		}
+	}
+	return []row{
+		{metric: "connect-key", label: "connect+auth, key (conn/s)", goal: vsMochi("connect-key", 0.95, false)},
+		{metric: "connect-token", label: "connect+auth, token (conn/s)", goal: func(med func(string, string) float64) string {
+			r := med("connect-token", nameWotkit) / med("connect-key", nameWotkit)
+			return verdict(r >= 0.95, fmt.Sprintf(">=0.95x key: %.2f", r))
+		}},
+		{metric: "connect-key-cost", label: "  broker CPU per connect, key (us)", decimals: 1},
+		{metric: "connect-token-cost", label: "  broker CPU per connect, token (us)", decimals: 1},
+		{metric: "qos0", label: "publish QoS 0, received (msg/s)", goal: vsMochi("qos0", 0.97, true)},
+		{metric: "qos1", label: "publish QoS 1, received (msg/s)", goal: vsMochi("qos1", 0.97, true)},
+		{metric: "qos0-cost", label: "  broker CPU per message, QoS 0 (us)", decimals: 2},
+		{metric: "qos1-cost", label: "  broker CPU per message, QoS 1 (us)", decimals: 2},
+		{metric: "qos0-cpu", label: "  broker CPU busy, QoS 0 (cores)", decimals: 2},
+		{metric: "qos1-cpu", label: "  broker CPU busy, QoS 1 (cores)", decimals: 2},
+		{metric: "lat-p50", label: fmt.Sprintf("latency p50 @ %s msg/s (us)", thousands(s.cfg.rate))},
+		{metric: "lat-p99", label: fmt.Sprintf("latency p99 @ %s msg/s (us)", thousands(s.cfg.rate))},
+		{metric: "mem", label: fmt.Sprintf("RSS per idle conn @ %s, fresh (KB)", thousands(float64(s.cfg.conns))), decimals: 1,
+			goal: func(med func(string, string) float64) string {
+				return verdict(med("mem", nameWotkit) <= 40, "<=40 KB")
+			}},
+		{metric: "mem-reconnect", label: fmt.Sprintf("RSS per idle conn @ %s, reconnected (KB)", thousands(float64(s.cfg.conns))), decimals: 1,
+			goal: func(med func(string, string) float64) string {
+				return verdict(med("mem-reconnect", nameWotkit) <= 40, "<=40 KB")
+			}},
+		{metric: "revoke", label: fmt.Sprintf("revoke key, %s sessions (ms)", thousands(float64(s.cfg.revokeSessions))), decimals: 1,
+			goal: func(med func(string, string) float64) string {
+				return verdict(med("revoke", nameWotkit) <= 100, "<=100 ms")
+			}},
+	}
+}
+
+// printTable prints the medians, the ratios and the goals.
+func (s *suite) printTable(w io.Writer, took time.Duration) {
+	med := func(metric, broker string) float64 { return median(s.results[metric][broker]) }
+	pin := "not pinned"
+	if s.cfg.brokerCPUs != "" {
+		pin = fmt.Sprintf("brokers on CPU %s, load on CPU %s", s.cfg.brokerCPUs, s.cfg.loadCPUs)
+	}
+	cpus, model := cpuInfo()
+	fmt.Fprintf(w, "wotkit-bench suite: median of %d runs; %s; %d CPUs (%s); %s; took %s\n",
+		s.cfg.repeat, pin, cpus, model, runtime.Version(), took.Round(time.Second))
+	fmt.Fprintf(w, "%d users x (%d publishers -> %d subscribers), %d-byte payloads; %d connecting workers; %s measured after %s warm-up\n",
+		benchUsers, pubsPerUser, subsPerUser, payloadSize, connectWorkers, s.cfg.duration, s.cfg.warmup)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := append([]string{"figure"}, s.columns...)
+	header = append(header, "wotkit/mochi")
+	if s.mosquitto != nil {
+		header = append(header, "wotkit/mosquitto")
+	}
+	fmt.Fprintln(tw, strings.Join(header, "\t")+"\tgoal (wotkit)\t")
+	for _, r := range s.rows() {
+		cells := []string{r.label}
+		for _, c := range s.columns {
+			cells = append(cells, format(med(r.metric, c), r.decimals))
+		}
+		cells = append(cells, ratio(med(r.metric, nameWotkit), med(r.metric, nameMochi)))
+		if s.mosquitto != nil {
+			cells = append(cells, ratio(med(r.metric, nameWotkit), med(r.metric, nameMosquitto)))
+		}
+		g := ""
+		if r.goal != nil {
+			g = r.goal(med)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t"+g+"\t")
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "wotkit and mochi queue %d messages per client (MaximumClientWritesPending)", broker.DefaultMaxPendingWrites)
+	if s.cfg.otherQueue > 0 {
+		fmt.Fprintf(w, "; %s: wotkit serve --max-pending-writes %d", s.otherQueueName(), s.cfg.otherQueue)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "revocation: from starting `wotkit key delete` to the last of the sessions closed by the server;",
+		fmt.Sprintf("the command itself returned after %s ms", format(med("revoke-cli", nameWotkit), 1)))
+	if s.skipped != "" {
+		fmt.Fprintln(w, s.skipped)
+	}
+	if s.disturbed > 0 {
+		fmt.Fprintf(w, "other processes on this machine used more than %.2f cores during %d timed runs, which were repeated\n", maxForeignCPU, s.disturbed)
+	}
+	if s.disturbedKept > 0 {
+		fmt.Fprintf(w, "%d timed runs were disturbed by other processes and kept (repeated once already, or out of time)\n", s.disturbedKept)
+	}
+	for _, n := range s.notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+}
+
+// format prints v with thousands separators, or "-" when missing.
+func format(v float64, decimals int) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	if decimals > 0 {
+		return strconv.FormatFloat(v, 'f', decimals, 64)
+	}
+	return thousands(v)
+}
+
+// thousands rounds v and groups its digits by three.
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(math.Round(v)), 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// ratio prints a/b, or "-" when either is missing.
+func ratio(a, b float64) string {
+	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(a/b, 'f', 2, 64)
+}
+
+// cpuInfo returns the machine's CPU count and model name from /proc/cpuinfo
+// (runtime.NumCPU counts only the CPUs this process may run on).
+func cpuInfo() (int, string) {
+	n, model := 0, runtime.GOARCH
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.NumCPU(), model
+	}
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(line, ":")
+		switch k = strings.TrimSpace(k); {
+		case !ok:
+		case k == "processor":
+			n++
+		case k == "model name":
+			model = strings.TrimSpace(v)
+		}
+	}
+	return max(n, 1), model
+}

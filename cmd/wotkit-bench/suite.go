@@ -1,0 +1,518 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+)
+
+// suiteConfig is everything `wotkit-bench suite` takes.
+type suiteConfig struct {
+	wotkitBin      string
+	mosquittoBin   string
+	mosquittoConf  string
+	repeat         int
+	conns          int
+	revokeSessions int
+	otherQueue     int
+	warmup         time.Duration
+	duration       time.Duration
+	rate           float64
+	brokerCPUs     string
+	loadCPUs       string
+	keep           bool
+}
+
+// Load shapes shared by every broker.
+const (
+	connectWorkers = 32
+	pubsPerUser    = 2
+	subsPerUser    = 2
+	payloadSize    = 64
+)
+
+// suiteCommand runs every scenario against every broker, in turns, and prints the table.
+func suiteCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg suiteConfig
+	fs.StringVar(&cfg.wotkitBin, "wotkit", "bin/wotkit", "the wotkit binary")
+	fs.StringVar(&cfg.mosquittoBin, "mosquitto", "", "mosquitto binary (default: found in PATH or /usr/sbin; \"off\" to skip)")
+	fs.StringVar(&cfg.mosquittoConf, "mosquitto-conf", "bench/mosquitto.conf.tmpl", "mosquitto config template")
+	fs.IntVar(&cfg.repeat, "repeat", 3, "runs of each scenario (the table shows the median)")
+	fs.IntVar(&cfg.conns, "conns", 10000, "idle connections for the memory figure")
+	fs.IntVar(&cfg.revokeSessions, "revoke-sessions", 1000, "live sessions of the key the revocation deletes")
+	fs.IntVar(&cfg.otherQueue, "compare-queue", 8192, "also run `wotkit serve --max-pending-writes N` for the memory and publish figures (0: skip)")
+	fs.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "load before each measured window")
+	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measured window of the connect, publish and latency scenarios")
+	fs.Float64Var(&cfg.rate, "rate", 4000, "offered rate of the latency scenario, messages per second in all")
+	fs.StringVar(&cfg.brokerCPUs, "broker-cpus", "auto", "CPUs for the brokers (taskset list; auto: the upper half; empty: no pinning)")
+	fs.StringVar(&cfg.loadCPUs, "load-cpus", "auto", "CPUs for the load (auto: the lower half)")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory (data, configs, broker logs)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || cfg.repeat < 1 || cfg.repeat > 20 || cfg.conns < 1 || cfg.revokeSessions < 1 {
+		return errors.New("suite: bad arguments; see wotkit-bench suite -h")
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if pinned, err := pinSelf(ctx, &cfg, args, stdout, stderr, log); pinned || err != nil {
+		return err
+	}
+	s := &suite{cfg: cfg, log: log, results: map[string]map[string][]float64{}}
+	return s.run(ctx, stdout)
+}
+
+// pinEnv marks a suite process that already runs on the load CPUs.
+const pinEnv = "WOTKIT_BENCH_PINNED"
+
+// pinSelf resolves auto CPU lists and, when pinning is possible and this
+// process is not pinned yet, runs the suite again under taskset on the load
+// CPUs; it then reports true with that run's result.
+func pinSelf(ctx context.Context, cfg *suiteConfig, args []string, stdout, stderr io.Writer, log *slog.Logger) (bool, error) {
+	if os.Getenv(pinEnv) != "" {
+		return false, nil // the parent resolved the CPU lists and pinned this process
+	}
+	n := runtime.NumCPU()
+	_, errTaskset := exec.LookPath("taskset")
+	if n < 2 || errTaskset != nil {
+		if cfg.brokerCPUs == "auto" || cfg.loadCPUs == "auto" {
+			log.Warn("not pinning broker and load to different CPUs", "cpus", n, "taskset", errTaskset == nil)
+		}
+		cfg.brokerCPUs, cfg.loadCPUs = "", ""
+		return false, nil
+	}
+	if cfg.brokerCPUs == "auto" {
+		cfg.brokerCPUs = cpuRange(n/2, n-1)
+	}
+	if cfg.loadCPUs == "auto" {
+		cfg.loadCPUs = cpuRange(0, n/2-1)
+	}
+	if cfg.loadCPUs == "" {
+		return false, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return true, fmt.Errorf("find own executable: %w", err)
+	}
+	argv := append(append([]string{"-c", cfg.loadCPUs, self, "suite"}, args...), "--broker-cpus", cfg.brokerCPUs, "--load-cpus", cfg.loadCPUs)
+	cmd := exec.CommandContext(ctx, "taskset", argv...)
+	cmd.Env = append(os.Environ(), pinEnv+"=1")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		return true, fmt.Errorf("suite under taskset: %w", err)
+	}
+	return true, nil
+}
+
+// cpuRange formats a taskset CPU list.
+func cpuRange(from, to int) string {
+	if from == to {
+		return strconv.Itoa(from)
+	}
+	return strconv.Itoa(from) + "-" + strconv.Itoa(to)
+}
+
+// suite is one `wotkit-bench suite` run.
+type suite struct {
+	cfg           suiteConfig
+	log           *slog.Logger
+	dir           string
+	wotkit        *wotkitSetup
+	otherData     string
+	mosquitto     *mosquittoSetup
+	skipped       string // why mosquitto is not in the table, if it is not
+	columns       []string
+	results       map[string]map[string][]float64 // metric -> broker -> one value per run
+	notes         []string
+	started       time.Time
+	disturbed     int // timed runs repeated because other processes took CPU time
+	disturbedKept int // timed runs kept although other processes took CPU time in both attempts
+}
+
+// run sets up, runs the rounds, and prints the table.
+func (s *suite) run(ctx context.Context, stdout io.Writer) error {
+	s.started = time.Now()
+	if err := raiseNoFile(uint64(s.cfg.conns)+4096, s.log); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "wotkit-bench-")
+	if err != nil {
+		return fmt.Errorf("work directory: %w", err)
+	}
+	s.dir = dir
+	if s.cfg.keep {
+		s.log.Info("work directory kept", "dir", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	if err := s.setup(ctx); err != nil {
+		return err
+	}
+	for round := range s.cfg.repeat {
+		if err := s.round(ctx, round); err != nil {
+			return err
+		}
+	}
+	s.printTable(stdout, time.Since(s.started))
+	return nil
+}
+
+// setup makes the credentials of every broker, once.
+func (s *suite) setup(ctx context.Context) error {
+	bin, err := filepath.Abs(s.cfg.wotkitBin)
+	if err != nil {
+		return fmt.Errorf("wotkit binary: %w", err)
+	}
+	data := filepath.Join(s.dir, "wotkit")
+	if s.wotkit, err = setupWotkit(ctx, bin, data); err != nil {
+		return fmt.Errorf("set up wotkit: %w", err)
+	}
+	s.columns = []string{nameWotkit}
+	if s.cfg.otherQueue > 0 {
+		// The second server runs on a copy of the store: one server per file.
+		s.otherData = filepath.Join(s.dir, "wotkit-other-queue")
+		if err := copyFile(filepath.Join(data, "wotkit.db"), filepath.Join(s.otherData, "wotkit.db")); err != nil {
+			return err
+		}
+		s.columns = append(s.columns, s.otherQueueName())
+	}
+	s.columns = append(s.columns, nameMochi)
+	mosq := s.cfg.mosquittoBin
+	switch mosq {
+	case "off":
+		s.skipped = "mosquitto: skipped (--mosquitto off)"
+	case "":
+		if p, err := exec.LookPath("mosquitto"); err == nil {
+			mosq = p
+		} else if _, err := os.Stat("/usr/sbin/mosquitto"); err == nil {
+			mosq = "/usr/sbin/mosquitto"
+		} else {
+			s.skipped = "mosquitto: not installed, skipped (Debian: apt-get install mosquitto)"
+		}
+	}
+	if s.skipped == "" {
+		mdir := filepath.Join(s.dir, "mosquitto")
+		if err := os.MkdirAll(mdir, 0o700); err != nil {
+			return fmt.Errorf("mosquitto directory: %w", err)
+		}
+		if s.mosquitto, err = setupMosquitto(ctx, mosq, s.cfg.mosquittoConf, mdir); err != nil {
+			return fmt.Errorf("set up mosquitto: %w", err)
+		}
+		s.columns = append(s.columns, nameMosquitto)
+	} else {
+		s.log.Warn(s.skipped)
+	}
+	return nil
+}
+
+// otherQueueName is the column of wotkit with the other write queue.
+func (s *suite) otherQueueName() string { return "wotkit q" + strconv.Itoa(s.cfg.otherQueue) }
+
+// startTargets starts every broker for one round.
+func (s *suite) startTargets(ctx context.Context, round int) ([]*target, error) {
+	var ts []*target
+	logFile := func(name string) string {
+		return filepath.Join(s.dir, fmt.Sprintf("%s-round%d.log", name, round))
+	}
+	t, err := startWotkit(ctx, s.wotkit, nameWotkit, "", s.cfg.brokerCPUs, logFile("wotkit"))
+	if err != nil {
+		return nil, err
+	}
+	ts = append(ts, t)
+	if s.cfg.otherQueue > 0 {
+		t, err := startWotkit(ctx, s.wotkit, s.otherQueueName(), s.otherData, s.cfg.brokerCPUs, logFile("wotkit-other-queue"),
+			"--max-pending-writes", strconv.Itoa(s.cfg.otherQueue))
+		if err != nil {
+			stopTargets(ts, s.log)
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	t, err = startSelf(ctx, nameMochi, s.cfg.brokerCPUs, logFile("mochi"), "mochi")
+	if err != nil {
+		stopTargets(ts, s.log)
+		return nil, err
+	}
+	t.keys = mochiCreds()
+	ts = append(ts, t)
+	if s.mosquitto != nil {
+		t, err := startMosquitto(ctx, s.mosquitto, s.cfg.brokerCPUs, logFile("mosquitto"))
+		if err != nil {
+			stopTargets(ts, s.log)
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
+// stopTargets stops every broker of a round.
+func stopTargets(ts []*target, log *slog.Logger) {
+	for _, t := range ts {
+		if err := t.proc.stop(); err != nil {
+			log.Warn("stop broker", "broker", t.name, "error", err)
+		}
+	}
+}
+
+// scenario is one measurement; run returns metric -> value for one broker.
+type scenario struct {
+	name    string
+	applies func(t *target) bool
+	run     func(ctx context.Context, t *target, round int) (map[string]float64, error)
+	// timed scenarios are repeated when another process took CPU time meanwhile.
+	timed bool
+}
+
+// Other sessions may share this machine. A timed run during which other
+// processes used more than maxForeignCPU cores is repeated, once.
+// Repeats stop once the suite has run for retryBudget, so that it ends in
+// about five minutes on two cores however busy the machine is.
+const (
+	maxForeignCPU = 0.25
+	maxRetries    = 1
+	retryBudget   = 3*time.Minute + 30*time.Second
+)
+
+// foreignCPU starts measuring the CPU time other processes use; the returned
+// function gives it in cores since the call.
+func foreignCPU(ts []*target) (func() float64, error) {
+	ours := map[int]bool{os.Getpid(): true}
+	for _, t := range ts {
+		ours[t.pid] = true
+	}
+	c0, err := othersCPU(ours)
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	return func() float64 {
+		c1, err := othersCPU(ours)
+		if err != nil {
+			return 0
+		}
+		return max(0, (c1-c0).Seconds()/time.Since(t0).Seconds())
+	}, nil
+}
+
+// round starts the brokers, runs each scenario against each broker in turn
+// (the order rotates from round to round), and stops them.
+func (s *suite) round(ctx context.Context, round int) error {
+	ts, err := s.startTargets(ctx, round)
+	if err != nil {
+		return err
+	}
+	defer stopTargets(ts, s.log)
+	order := append(ts[round%len(ts):], ts[:round%len(ts)]...)
+	for _, sc := range s.scenarios() {
+		for _, t := range order {
+			if sc.applies != nil && !sc.applies(t) {
+				continue
+			}
+			vals, err := s.runChecked(ctx, sc, t, ts, round)
+			if err != nil {
+				return fmt.Errorf("round %d, %s, %s: %w", round+1, sc.name, t.name, err)
+			}
+			for m, v := range vals {
+				s.record(m, t.name, v)
+			}
+		}
+	}
+	return nil
+}
+
+// runChecked runs a scenario against a broker and repeats a timed one
+// (once) when other processes took CPU time meanwhile.
+func (s *suite) runChecked(ctx context.Context, sc scenario, t *target, ts []*target, round int) (map[string]float64, error) {
+	for attempt := 0; ; attempt++ {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var foreign func() float64
+		if sc.timed {
+			var err error
+			if foreign, err = foreignCPU(ts); err != nil {
+				return nil, err
+			}
+		}
+		vals, err := sc.run(ctx, t, round)
+		if err != nil || foreign == nil {
+			return vals, err
+		}
+		f := foreign()
+		if f <= maxForeignCPU {
+			return vals, nil
+		}
+		if attempt == maxRetries || time.Since(s.started) > retryBudget {
+			s.disturbedKept++
+			return vals, nil
+		}
+		s.disturbed++
+		s.log.Warn("run disturbed by other processes; repeating", "scenario", sc.name, "broker", t.name, "foreign_cpu", fmt.Sprintf("%.2f", f))
+	}
+}
+
+// record keeps one run's value of a metric for a broker.
+func (s *suite) record(metric, broker string, v float64) {
+	if s.results[metric] == nil {
+		s.results[metric] = map[string][]float64{}
+	}
+	s.results[metric][broker] = append(s.results[metric][broker], v)
+}
+
+// note adds a line under the table (once).
+func (s *suite) note(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	for _, n := range s.notes {
+		if n == line {
+			return
+		}
+	}
+	s.notes = append(s.notes, line)
+}
+
+// cpuShare returns a function that, called at the end of a window, returns
+// the CPU the broker used since this call, as a share of one core.
+func cpuShare(pid int) func() float64 {
+	c0, err := cpuTime(pid)
+	t0 := time.Now()
+	return func() float64 {
+		c1, err1 := cpuTime(pid)
+		if err != nil || err1 != nil {
+			return 0
+		}
+		return (c1 - c0).Seconds() / time.Since(t0).Seconds()
+	}
+}
+
+// scenarios lists the measurements in the order each round runs them.
+func (s *suite) scenarios() []scenario {
+	cfg := s.cfg
+	isWotkitServe := func(t *target) bool { return t.name == nameWotkit }
+	// The other-queue variant is there for memory, and for what its queue
+	// does to messages under load; the other figures would only repeat wotkit's.
+	notOtherQueue := func(t *target) bool { return t.name != s.otherQueueName() }
+	connect := func(metric string, creds func(*target) []Cred) func(context.Context, *target, int) (map[string]float64, error) {
+		return func(ctx context.Context, t *target, round int) (map[string]float64, error) {
+			cpu, self := cpuShare(t.pid), cpuShare(os.Getpid())
+			res, err := RunConnect(ctx, ConnectConfig{
+				Addr: t.addr, Creds: creds(t), Workers: connectWorkers, Duration: cfg.duration,
+				IDPrefix: fmt.Sprintf("c%d%s", round, metric),
+			})
+			if err != nil {
+				return nil, err
+			}
+			share, load := cpu(), self()
+			s.log.Info("connect", "broker", t.name, "metric", metric, "ok", res.OK, "refused", res.Refused, "failed", res.Failed,
+				"rate", int(res.Rate), "broker_cpu", fmt.Sprintf("%.2f", share), "load_cpu", fmt.Sprintf("%.2f", load))
+			if res.Refused+res.Failed > 0 {
+				return nil, fmt.Errorf("%d refused, %d failed; first: %w", res.Refused, res.Failed, res.FirstErr)
+			}
+			cost := share * res.Elapsed.Seconds() / float64(max(res.OK, 1)) * 1e6
+			return map[string]float64{metric: res.Rate, metric + "-cpu": share, metric + "-cost": cost}, nil
+		}
+	}
+	publish := func(metric string, qos byte) func(context.Context, *target, int) (map[string]float64, error) {
+		return func(ctx context.Context, t *target, round int) (map[string]float64, error) {
+			var share, load float64
+			var cpu, self func() float64
+			res, err := RunPubSub(ctx, PubSubConfig{
+				Addr: t.addr, Users: t.keys, Publishers: pubsPerUser, Subscribers: subsPerUser, QoS: qos,
+				PayloadSize: payloadSize, Warmup: cfg.warmup, Duration: cfg.duration,
+				IDPrefix: fmt.Sprintf("%s%d", metric, round), Tag: rand.Uint32(),
+				Mark: func(end bool) {
+					if !end {
+						cpu, self = cpuShare(t.pid), cpuShare(os.Getpid())
+					} else {
+						share, load = cpu(), self()
+					}
+				},
+			})
+			if err != nil {
+				return nil, err
+			}
+			s.log.Info("publish", "broker", t.name, "qos", qos, "sent", res.Sent, "received", res.Received,
+				"lost", res.Lost, "foreign", res.Foreign, "rate", int(res.Rate), "broker_cpu", fmt.Sprintf("%.2f", share), "load_cpu", fmt.Sprintf("%.2f", load))
+			if res.Lost > 0 || res.Foreign > 0 {
+				s.note("%s, QoS %d: %d of %d messages lost, %d foreign in one run", t.name, qos, res.Lost, res.Expected, res.Foreign)
+			}
+			cost := share * res.Elapsed.Seconds() / float64(max(res.Measured, 1)) * 1e6
+			return map[string]float64{metric: res.Rate, metric + "-cpu": share, metric + "-cost": cost}, nil
+		}
+	}
+	return []scenario{
+		{name: "idle connections", run: func(ctx context.Context, t *target, round int) (map[string]float64, error) {
+			res, err := RunIdle(ctx, IdleConfig{
+				Addr: t.addr, Creds: t.keys, Conns: cfg.conns, IDPrefix: fmt.Sprintf("idle%d", round), Reconnect: true,
+				Settle: 500 * time.Millisecond,
+				Memory: func() (int64, error) { return rss(t.pid) },
+			})
+			if err != nil {
+				return nil, err
+			}
+			s.log.Info("idle", "broker", t.name, "conns", res.Conns, "rss_before_mb", res.Before>>20, "rss_after_mb", res.After>>20,
+				"rss_after_reconnect_mb", res.AfterReconnect>>20,
+				"per_conn_kb", fmt.Sprintf("%.1f", res.PerConn/1024), "per_conn_reconnect_kb", fmt.Sprintf("%.1f", res.PerConnReconnect/1024))
+			return map[string]float64{"mem": res.PerConn / 1024, "mem-reconnect": res.PerConnReconnect / 1024}, nil
+		}},
+		{name: "connect with a key", timed: true, applies: notOtherQueue, run: connect("connect-key", func(t *target) []Cred { return t.keys })},
+		{name: "connect with a token", timed: true, applies: isWotkitServe, run: connect("connect-token", func(t *target) []Cred { return t.tokens })},
+		{name: "publish QoS 0", timed: true, run: publish("qos0", 0)},
+		{name: "publish QoS 1", timed: true, run: publish("qos1", 1)},
+		{name: "latency", timed: true, applies: notOtherQueue, run: func(ctx context.Context, t *target, round int) (map[string]float64, error) {
+			res, err := RunPubSub(ctx, PubSubConfig{
+				Addr: t.addr, Users: t.keys, Publishers: 1, Subscribers: 1, PayloadSize: payloadSize,
+				Rate: cfg.rate, Warmup: cfg.warmup, Duration: cfg.duration,
+				IDPrefix: fmt.Sprintf("lat%d", round), Tag: rand.Uint32(),
+			})
+			if err != nil {
+				return nil, err
+			}
+			p50, p99 := res.Percentile(0.50), res.Percentile(0.99)
+			s.log.Info("latency", "broker", t.name, "samples", len(res.Latencies), "lost", res.Lost, "p50", p50, "p99", p99)
+			if len(res.Latencies) == 0 {
+				return nil, errors.New("no latency samples")
+			}
+			return map[string]float64{"lat-p50": float64(p50.Microseconds()), "lat-p99": float64(p99.Microseconds())}, nil
+		}},
+		{name: "revocation", applies: isWotkitServe, run: func(ctx context.Context, t *target, round int) (map[string]float64, error) {
+			key, del, err := t.newKey(ctx, round)
+			if err != nil {
+				return nil, err
+			}
+			res, err := RunRevoke(ctx, RevokeConfig{Addr: t.addr, Key: key, Sessions: cfg.revokeSessions, Revoke: del, IDPrefix: fmt.Sprintf("rv%d", round)})
+			if err != nil {
+				return nil, err
+			}
+			s.log.Info("revocation", "broker", t.name, "sessions", res.Sessions, "closed", res.Closed,
+				"cli_returned", res.Call.Round(time.Millisecond), "last_closed", res.LastClosed.Round(time.Millisecond))
+			return map[string]float64{"revoke": float64(res.LastClosed.Microseconds()) / 1000, "revoke-cli": float64(res.Call.Microseconds()) / 1000}, nil
+		}},
+	}
+}
+
+// copyFile copies src to dst, creating dst's directory.
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("copy store: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return fmt.Errorf("copy store: %w", err)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		return fmt.Errorf("copy store: %w", err)
+	}
+	return nil
+}
