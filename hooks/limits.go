@@ -54,9 +54,12 @@ func newRate(perSecond float64, burst int) *rate {
 	return &rate{interval: interval, slack: interval * int64(max(burst, 1))}
 }
 
-// allow takes one message's worth of the rate, if there is room now.
-func (r *rate) allow(now int64) bool {
+// allow takes one message's worth of the rate, if there is room now. The
+// clock is read on every try, so a publisher descheduled between two tries
+// is judged by the time it actually asks.
+func (r *rate) allow() bool {
 	for {
+		now := time.Now().UnixNano()
 		old := r.tat.Load()
 		tat := max(old, now)
 		if tat-now >= r.slack {
@@ -126,7 +129,7 @@ func (l *Limiter) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 		return pk, nil
 	}
 	g := l.sessions.grant(cl)
-	if g == nil || g.rate == nil || g.rate.allow(time.Now().UnixNano()) {
+	if g == nil || g.rate == nil || g.rate.allow() {
 		return pk, nil
 	}
 	l.sessions.server.Log.Info("mqtt client disconnected", "reason", "message rate too high", "credential", g.ID,
