@@ -17,7 +17,7 @@ type Store interface {
 	Watch(fn func(storage.Event)) (cancel func())
 }
 
-// Install adds the authentication, ACL, recording and limits hooks to server
+// Install adds the authentication, ACL, limits and publish hooks to server
 // and subscribes the revoker and the sensor view to store's events; m
 // (which may be nil) counts what they see. It returns the session registry (for counts) and
 // a function that stops the subscription.
@@ -28,7 +28,9 @@ func Install(server *mqtt.Server, store Store, limits Limits, m *metrics.Metrics
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, h := range []mqtt.Hook{NewAuthn(store, sessions, revoker, log), NewACL(sessions, sensors), NewRecorder(sensors), NewLimiter(sessions, limits)} {
+	limiter := NewLimiter(sessions, limits)
+	for _, h := range []mqtt.Hook{NewAuthn(store, sessions, revoker, log), NewACL(sessions, sensors), limiter,
+		NewPublish(limiter, NewRecorder(sensors))} {
 		if err := server.AddHook(h, nil); err != nil {
 			return nil, nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
 		}

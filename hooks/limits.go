@@ -72,7 +72,8 @@ func (r *rate) allow() bool {
 }
 
 // Limiter enforces the per-client limits mochi has no setting for: the
-// number of subscriptions and the publish rate.
+// number of subscriptions (as a hook) and the publish rate (inside the
+// Publish hook).
 type Limiter struct {
 	mqtt.HookBase
 	sessions *Sessions
@@ -91,7 +92,7 @@ func (l *Limiter) ID() string { return "wotkit-limits" }
 
 // Provides tells mochi which events the hook handles.
 func (l *Limiter) Provides(b byte) bool {
-	return (b == mqtt.OnSubscribe && l.limits.Subscriptions > 0) || (b == mqtt.OnPublish && l.limits.PublishRate > 0)
+	return b == mqtt.OnSubscribe && l.limits.Subscriptions > 0
 }
 
 // OnSubscribe refuses the filters of a SUBSCRIBE that would take the client
@@ -122,18 +123,16 @@ func (l *Limiter) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet
 	return pk
 }
 
-// OnPublish disconnects a client whose credential publishes faster than its
-// rate: MQTT 5 with DISCONNECT 0x96 "message rate too high".
-func (l *Limiter) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline {
-		return pk, nil
-	}
+// checkRate disconnects a client whose credential publishes faster than its
+// rate (MQTT 5: DISCONNECT 0x96 "message rate too high") and returns the
+// error that drops its message; nil when it is within its rate.
+func (l *Limiter) checkRate(cl *mqtt.Client) error {
 	g := l.sessions.grant(cl)
 	if g == nil || g.rate == nil || g.rate.allow() {
-		return pk, nil
+		return nil
 	}
 	l.sessions.server.Log.Info("mqtt client disconnected", "reason", "message rate too high", "credential", g.ID,
 		"client", cl.ID, "remote", cl.Net.Remote)
 	_ = l.sessions.server.DisconnectClient(cl, packets.ErrMessageRateTooHigh) // returns the code it sent
-	return pk, packets.ErrRejectPacket
+	return packets.ErrRejectPacket
 }

@@ -115,39 +115,27 @@ func (s *Sensors) publicWrite(topic string) bool {
 // Recorder records JSON readings published to a sensor's data topic and
 // refuses those that break the sensor's fields: MQTT 5 PUBACK 0x99 with the
 // reason, otherwise dropped; the owner's clients learn why on owner/errors.
+// It runs inside the Publish hook.
 type Recorder struct {
-	mqtt.HookBase
 	sensors *Sensors
 }
 
-var _ mqtt.Hook = (*Recorder)(nil)
-
-// NewRecorder returns the recording hook.
+// NewRecorder returns the recorder of sensor readings.
 func NewRecorder(sensors *Sensors) *Recorder { return &Recorder{sensors: sensors} }
-
-// ID identifies the hook to mochi.
-func (r *Recorder) ID() string { return "wotkit-recorder" }
-
-// Provides tells mochi which events the hook handles.
-func (r *Recorder) Provides(b byte) bool { return b == mqtt.OnPublish }
 
 // errPayloadFormat is MQTT 5's 0x99 "payload format invalid".
 const errPayloadFormat = 0x99
 
-// OnPublish records a reading published to a known sensor's data topic.
-// Messages the server publishes itself (data posted over HTTP, which is
-// recorded there) pass untouched, as do all other topics.
-func (r *Recorder) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline {
-		return pk, nil
-	}
+// record stores a reading published to a known sensor's data topic and
+// returns the refusal for one it cannot store; other topics pass.
+func (r *Recorder) record(cl *mqtt.Client, pk *packets.Packet) error {
 	prefix, leaf, ok := sensorTopic(pk.TopicName)
 	if !ok || leaf != "data" {
-		return pk, nil
+		return nil
 	}
 	sn := r.sensors.lookup(prefix)
 	if sn == nil {
-		return pk, nil
+		return nil
 	}
 	var err error
 	if storage.ScanReading(*sn, pk.Payload) {
@@ -162,24 +150,24 @@ func (r *Recorder) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 		}
 	}
 	if errors.Is(err, storage.ErrBusy) {
-		return pk, refuse(cl, pk, packets.ErrQuotaExceeded.Code, "readings arrive faster than they can be stored; try again")
+		return refuse(cl, pk, packets.ErrQuotaExceeded.Code, "readings arrive faster than they can be stored; try again")
 	}
 	if err == nil {
-		return pk, nil
+		return nil
 	}
 	msg := fmt.Sprintf("reading refused for %s: %s", sn.GlobalName(), strings.TrimPrefix(err.Error(), storage.ErrInvalid.Error()+": "))
 	server := r.sensors.sessions.server
 	if perr := server.Publish(sn.Owner+"/errors", []byte(msg), false, 0); perr != nil {
 		server.Log.Warn("publish sensor error", "sensor", sn.GlobalName(), "error", perr)
 	}
-	return pk, refuse(cl, pk, errPayloadFormat, msg)
+	return refuse(cl, pk, errPayloadFormat, msg)
 }
 
 // refuse stops a publish: an MQTT 5 client sending QoS 1 or 2 gets a PUBACK
 // with code and reason; any other publish is acknowledged as usual (3.1.1 has
 // no negative acknowledgement, and a client left without one would resend
 // the same bad reading forever) and dropped.
-func refuse(cl *mqtt.Client, pk packets.Packet, code byte, reason string) error {
+func refuse(cl *mqtt.Client, pk *packets.Packet, code byte, reason string) error {
 	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
 		return packets.Code{Code: code, Reason: reason}
 	}
