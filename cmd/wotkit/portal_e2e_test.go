@@ -12,6 +12,7 @@ import (
 	paho3 "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/wotkit/wotkit/internal/wotkittest"
+	"github.com/wotkit/wotkit/storage"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -44,6 +45,26 @@ func browserContext(t *testing.T) context.Context {
 		t.Fatalf("start chromium: %v", err)
 	}
 	return ctx
+}
+
+// browserWorld starts a whole wotkit on loopback ports and a headless
+// browser, makes users (password NAME-password), and returns the browser,
+// the instance, the web base URL, the MQTT address and the folder for
+// screenshots ($WOTKIT_SCREENSHOTS to keep them, else the test's own).
+func browserWorld(t *testing.T, users ...string) (ctx context.Context, inst *instance, web, mqttAddr, shots string) {
+	t.Helper()
+	ctx = browserContext(t)
+	inst = startInstance(t, t.TempDir())
+	for _, u := range users {
+		if _, err := inst.store.CreateUser(storage.NewUser{Name: u, Password: u + "-password"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shots = os.Getenv("WOTKIT_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	return ctx, inst, "http://" + inst.webAddr.String(), inst.broker.Addr("tcp").String(), shots
 }
 
 // step runs browser actions with a timeout, failing the test on error.
@@ -84,14 +105,7 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 // connects with it and publishes; deleting the key in the browser drops the
 // device at once and it cannot come back.
 func TestPortal_BrowserKeyPublishesAndDeletingItDisconnects(t *testing.T) {
-	ctx := browserContext(t)
-	inst := startInstance(t, t.TempDir())
-	web := "http://" + inst.webAddr.String()
-	mqttAddr := inst.broker.Addr("tcp").String()
-	shots := os.Getenv("WOTKIT_SCREENSHOTS") // keep them somewhere to look at
-	if shots == "" {
-		shots = t.TempDir()
-	}
+	ctx, _, web, mqttAddr, shots := browserWorld(t)
 
 	step(t, ctx, "sign up",
 		chromedp.Navigate(web+"/signup"),

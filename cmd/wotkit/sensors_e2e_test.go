@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,19 +17,7 @@ import (
 // value and a chart; bob's client reads the public data over MQTT until alice
 // turns the sensor PRIVATE in the browser.
 func TestSensors_BrowserFlow(t *testing.T) {
-	ctx := browserContext(t)
-	inst := startInstance(t, t.TempDir())
-	web := "http://" + inst.webAddr.String()
-	mqttAddr := inst.broker.Addr("tcp").String()
-	shots := os.Getenv("WOTKIT_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	}
-	for _, u := range []string{"alice", "bob1"} {
-		if _, err := inst.store.CreateUser(storage.NewUser{Name: u, Password: u + "-password"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx, inst, web, mqttAddr, shots := browserWorld(t, "alice", "bob1")
 	keyID, keyPW := wotkittest.Key(t, inst.store, "alice", storage.ReadWrite)
 	bobID, bobPW := wotkittest.Key(t, inst.store, "bob1", storage.ReadWrite)
 
