@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	paho3 "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/wotkit/wotkit/broker"
 	"github.com/wotkit/wotkit/hooks"
@@ -101,6 +102,21 @@ func TestLimits_SubscriptionsPerClient(t *testing.T) {
 	}
 	if r := subscribe5(t, c, "alice/a"); r[0] != 1 {
 		t.Fatalf("re-subscribing an existing filter: %#x", r[0])
+	}
+	c3, err := wotkittest.Dial3(t, w.addr, "subs3", w.alice, w.alicePW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := c3.SubscribeMultiple(map[string]byte{"alice/a": 0, "alice/b": 0, "alice/c": 0}, nil)
+	tok.WaitTimeout(wotkittest.Timeout)
+	refused := 0
+	for _, code := range tok.(*paho3.SubscribeToken).Result() {
+		if code == 0x80 {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Fatalf("3.1.1 SUBACK %v, want one filter refused with 0x80", tok.(*paho3.SubscribeToken).Result())
 	}
 }
 

@@ -99,7 +99,9 @@ func TestSensor_BadReadingRefusedAndExplained(t *testing.T) {
 		t.Fatalf("recorded %+v", rs)
 	}
 	// Topics of no sensor are not judged.
-	publish5(t, pub, "alice/notasensor/data", "anything")
+	if rc := publish5(t, pub, "alice/notasensor/data", "anything"); rc != 0 {
+		t.Errorf("publish to a topic of no sensor: PUBACK %#x, want 0", rc)
+	}
 }
 
 func TestSensor_PublicDataOpenToOthersPrivateStaysTheOwners(t *testing.T) {

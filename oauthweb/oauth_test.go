@@ -85,7 +85,14 @@ func (w *oauthWorld) code(t testing.TB) (code, verifier string) {
 // tokenRequest posts a raw form to the token endpoint with optional Basic credentials.
 func (w *oauthWorld) tokenRequest(t *testing.T, form url.Values, id, secret string) (*http.Response, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, w.env.srv.URL+"/api/oauth/token", strings.NewReader(form.Encode()))
+	return w.clientPost(t, "/api/oauth/token", form, id, secret)
+}
+
+// clientPost posts a form to an OAuth2 endpoint with optional Basic client
+// credentials and decodes the JSON answer.
+func (w *oauthWorld) clientPost(t *testing.T, path string, form url.Values, id, secret string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, w.env.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if id != "" {
 		req.SetBasicAuth(id, secret)
@@ -435,17 +442,7 @@ func TestRevokeAndIntrospect(t *testing.T) {
 		t.Fatal(err)
 	}
 	post := func(path string, form url.Values) (*http.Response, map[string]any) {
-		req, _ := http.NewRequest(http.MethodPost, w.env.srv.URL+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(w.app.ClientID, w.secret)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var body map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&body)
-		return res, body
+		return w.clientPost(t, path, form, w.app.ClientID, w.secret)
 	}
 	_, info := post("/api/oauth/introspect", url.Values{"token": {tok.AccessToken}})
 	if info["active"] != true || info["username"] != "alice" || info["client_id"] != w.app.ClientID || info["scope"] != "read write" {
