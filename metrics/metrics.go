@@ -20,10 +20,9 @@ type Metrics struct {
 
 	connections     *prometheus.GaugeVec
 	connectRefusals *prometheus.CounterVec
-	publishDenied   prometheus.Counter
-	subscribeDenied prometheus.Counter
+	publishDenied   atomic.Int64
+	subscribeDenied atomic.Int64
 	readDenied      atomic.Int64 // subscribe filters and deliveries; deliveries = this - subscribe
-	subscribeCount  atomic.Int64
 	revocations     prometheus.Counter
 	revocationTime  prometheus.Histogram
 	throttled       *prometheus.CounterVec
@@ -41,14 +40,16 @@ func New() *Metrics {
 	m.connectRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wotkit_mqtt_connect_refusals_total", Help: "MQTT CONNECTs refused, by reason.",
 	}, []string{"reason"})
-	acl := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "wotkit_mqtt_acl_denials_total", Help: "ACL denials by kind: publish, subscribe (per filter).",
-	}, []string{"kind"})
-	m.publishDenied = acl.WithLabelValues("publish")
-	m.subscribeDenied = acl.WithLabelValues("subscribe")
+	// The hot path only adds to atomics; the registry reads them at scrape time.
+	acl := func(kind string, value func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "wotkit_mqtt_acl_denials_total", Help: "ACL denials by kind: publish, subscribe (per filter).",
+			ConstLabels: prometheus.Labels{"kind": kind},
+		}, func() float64 { return float64(value()) })
+	}
 	deliveries := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "wotkit_mqtt_acl_delivery_denials_total", Help: "Deliveries to subscribers the ACL refused (a revoked session, a sensor turned private).",
-	}, func() float64 { return float64(max(m.readDenied.Load()-m.subscribeCount.Load(), 0)) })
+	}, func() float64 { return float64(max(m.readDenied.Load()-m.subscribeDenied.Load(), 0)) })
 	m.revocations = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "wotkit_mqtt_revoked_sessions_total", Help: "MQTT sessions ended because their credential was revoked or expired.",
 	})
@@ -65,7 +66,8 @@ func New() *Metrics {
 	m.tokenRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wotkit_oauth_token_requests_total", Help: "OAuth2 token requests by grant type and outcome (ok or the RFC 6749 error).",
 	}, []string{"grant_type", "outcome"})
-	m.Registry.MustRegister(m.connections, m.connectRefusals, acl, deliveries, m.revocations, m.revocationTime,
+	m.Registry.MustRegister(m.connections, m.connectRefusals,
+		acl("publish", m.publishDenied.Load), acl("subscribe", m.subscribeDenied.Load), deliveries, m.revocations, m.revocationTime,
 		m.throttled, m.consents, m.tokenRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -121,7 +123,7 @@ func (m *Metrics) ConnectRefused(reason string) {
 // PublishDenied counts a publish the ACL refused (hot path: one atomic add).
 func (m *Metrics) PublishDenied() {
 	if m != nil {
-		m.publishDenied.Inc()
+		m.publishDenied.Add(1)
 	}
 }
 
@@ -135,8 +137,7 @@ func (m *Metrics) ReadDenied() {
 // SubscribeDenied counts n subscription filters refused by the ACL.
 func (m *Metrics) SubscribeDenied(n int) {
 	if m != nil {
-		m.subscribeDenied.Add(float64(n))
-		m.subscribeCount.Add(int64(n))
+		m.subscribeDenied.Add(int64(n))
 	}
 }
 
