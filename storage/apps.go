@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -27,10 +26,8 @@ type appRecord struct {
 	SecretHash [32]byte `json:"secret_hash"`
 }
 
-// Limits on application fields.
+// Limits on redirect URIs.
 const (
-	maxAppName        = 64
-	maxAppDescription = 1024
 	maxRedirectURIs   = 10
 	maxRedirectURILen = 2000
 )
@@ -44,15 +41,10 @@ type NewApp struct {
 }
 
 func (na NewApp) validate() error {
+	if err := validateLabel("an application", strings.TrimSpace(na.Name), na.Description); err != nil {
+		return err
+	}
 	switch {
-	case strings.TrimSpace(na.Name) == "":
-		return fmt.Errorf("%w: an application needs a name", ErrInvalid)
-	case utf8.RuneCountInString(na.Name) > maxAppName:
-		return fmt.Errorf("%w: application name is longer than %d characters", ErrInvalid, maxAppName)
-	case utf8.RuneCountInString(na.Description) > maxAppDescription:
-		return fmt.Errorf("%w: application description is longer than %d characters", ErrInvalid, maxAppDescription)
-	case !utf8.ValidString(na.Name) || !utf8.ValidString(na.Description):
-		return fmt.Errorf("%w: application name and description must be UTF-8", ErrInvalid)
 	case len(na.RedirectURIs) == 0:
 		return fmt.Errorf("%w: an application needs at least one redirect URI", ErrInvalid)
 	case len(na.RedirectURIs) > maxRedirectURIs:

@@ -68,11 +68,27 @@ type keyRecord struct {
 	SecretHash [32]byte `json:"secret_hash"`
 }
 
-// Limits on key text fields, in characters.
+// Limits on the text of keys and applications, in characters.
 const (
-	maxKeyName        = 64
-	maxKeyDescription = 1024
+	maxName        = 64
+	maxDescription = 1024
 )
+
+// validateLabel checks the name and description of a key or an application
+// (what): a name is required, both are UTF-8 of bounded length.
+func validateLabel(what, name, description string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: %s needs a name", ErrInvalid, what)
+	case !utf8.ValidString(name) || !utf8.ValidString(description):
+		return fmt.Errorf("%w: %s name and description must be UTF-8", ErrInvalid, what)
+	case utf8.RuneCountInString(name) > maxName:
+		return fmt.Errorf("%w: %s name is longer than %d characters", ErrInvalid, what, maxName)
+	case utf8.RuneCountInString(description) > maxDescription:
+		return fmt.Errorf("%w: %s description is longer than %d characters", ErrInvalid, what, maxDescription)
+	}
+	return nil
+}
 
 // NewKey describes a key to create.
 type NewKey struct {
@@ -82,16 +98,10 @@ type NewKey struct {
 }
 
 func (nk NewKey) validate() error {
-	switch {
-	case nk.Name == "":
-		return fmt.Errorf("%w: a key needs a name", ErrInvalid)
-	case utf8.RuneCountInString(nk.Name) > maxKeyName:
-		return fmt.Errorf("%w: key name is longer than %d characters", ErrInvalid, maxKeyName)
-	case utf8.RuneCountInString(nk.Description) > maxKeyDescription:
-		return fmt.Errorf("%w: key description is longer than %d characters", ErrInvalid, maxKeyDescription)
-	case !utf8.ValidString(nk.Name) || !utf8.ValidString(nk.Description):
-		return fmt.Errorf("%w: key name and description must be UTF-8", ErrInvalid)
-	case nk.Permissions > ReadOnly:
+	if err := validateLabel("a key", nk.Name, nk.Description); err != nil {
+		return err
+	}
+	if nk.Permissions > ReadOnly {
 		return fmt.Errorf("%w: unknown permissions", ErrInvalid)
 	}
 	return nil
