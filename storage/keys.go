@@ -216,31 +216,38 @@ var fakeKeyHash = HashSecret("no such key")
 // password, else ErrBadCredentials (for an unknown id too). It compares in
 // constant time and reads no more than it must.
 func (s *Store) AuthenticateKey(id, password string) (Key, User, error) {
-	var rec keyRecord
-	var owner User
-	found := true
-	err := s.view(func(tx *bolt.Tx) error {
-		err := getJSON(tx.Bucket(bucketKeys), id, &rec)
-		if errors.Is(err, ErrNotFound) {
-			found = false
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return getJSON(tx.Bucket(bucketUsers), rec.Owner, &owner)
-	})
-	if err != nil {
-		return Key{}, User{}, fmt.Errorf("authenticate key: %w", err)
-	}
-	if !found {
+	ck, err := s.keyForAuth(id)
+	if errors.Is(err, ErrNotFound) {
 		secretMatches(fakeKeyHash, password)
 		return Key{}, User{}, ErrBadCredentials
 	}
-	if !secretMatches(rec.SecretHash, password) {
+	if err != nil {
+		return Key{}, User{}, fmt.Errorf("authenticate key: %w", err)
+	}
+	if !secretMatches(ck.rec.SecretHash, password) {
 		return Key{}, User{}, ErrBadCredentials
 	}
-	return rec.Key, owner, nil
+	return ck.rec.Key, ck.owner, nil
+}
+
+// keyForAuth returns a key record and its owner, from the cache when it can.
+func (s *Store) keyForAuth(id string) (*cachedKey, error) {
+	if v, ok := s.auth.keys.Load(id); ok {
+		return v.(*cachedKey), nil
+	}
+	gen := s.auth.generation()
+	ck := new(cachedKey)
+	err := s.view(func(tx *bolt.Tx) error {
+		if err := getJSON(tx.Bucket(bucketKeys), id, &ck.rec); err != nil {
+			return err
+		}
+		return getJSON(tx.Bucket(bucketUsers), ck.rec.Owner, &ck.owner)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.auth.put(&s.auth.keys, gen, id, ck)
+	return ck, nil
 }
 
 func ownerIndex(owner, id string) []byte {

@@ -79,6 +79,8 @@ type Store struct {
 	readings     chan pendingReading // readings waiting for the batch writer
 	readingsDone chan struct{}
 
+	auth authCache // decoded keys and tokens for authentication; emptied by every write
+
 	touchMu sync.Mutex
 	touched map[string]touch // touchKey/touchGrant + id -> last use not yet written
 	stop    chan struct{}
@@ -199,6 +201,7 @@ func (s *Store) update(fn func(tx *bolt.Tx) ([]Event, error)) error {
 		events, err = fn(tx)
 		return err
 	})
+	s.auth.invalidate()
 	if err != nil {
 		return err
 	}

@@ -159,12 +159,7 @@ type AccessToken struct {
 // AuthenticateToken returns what an access token grants, ErrTokenExpired
 // for an expired one, or ErrBadCredentials for one that does not exist.
 func (s *Store) AuthenticateToken(token string) (AccessToken, error) {
-	var r *tokenRecord
-	err := s.view(func(tx *bolt.Tx) error {
-		var err error
-		r, err = recordByToken(tx, 'a', token)
-		return err
-	})
+	r, err := s.accessTokenForAuth(token)
 	if errors.Is(err, ErrNotFound) {
 		return AccessToken{}, ErrBadCredentials
 	}
@@ -186,6 +181,27 @@ func (s *Store) AuthenticateToken(token string) (AccessToken, error) {
 		at.Expires = r.accessExpiry()
 	}
 	return at, nil
+}
+
+// accessTokenForAuth returns the record of an access token, from the cache
+// when it can. The record is shared: callers must not change it.
+func (s *Store) accessTokenForAuth(token string) (*tokenRecord, error) {
+	h := HashSecret(token)
+	if v, ok := s.auth.tokens.Load(h); ok {
+		return v.(*tokenRecord), nil
+	}
+	gen := s.auth.generation()
+	var r *tokenRecord
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		r, err = recordByToken(tx, 'a', token)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.auth.put(&s.auth.tokens, gen, h, r)
+	return r, nil
 }
 
 // TokenInfo describes a token for introspection (RFC 7662).

@@ -1,0 +1,58 @@
+package storage
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// maxCachedCredentials bounds the keys and tokens authCache holds; past it,
+// authentication reads the database as if there were no cache.
+const maxCachedCredentials = 100_000
+
+// authCache holds the decoded records that authentication reads, so that a
+// CONNECT with a known key or token costs a map lookup and a hash comparison
+// instead of a read transaction and a JSON decode. The secret is checked on
+// every use; only the decoding is saved.
+//
+// Every committed write except sensor readings empties it (Store.update and
+// the last-used writer call invalidate), and an entry is added only if no
+// write committed since the read it comes from began: a cached record is
+// never older than the database as it was at the last invalidation.
+type authCache struct {
+	gen    atomic.Uint64 // counts invalidations
+	mu     sync.Mutex    // serialises put against invalidate
+	size   int           // entries in keys and tokens; under mu
+	keys   sync.Map      // key id -> *cachedKey
+	tokens sync.Map      // HashSecret(access token) -> *tokenRecord
+}
+
+// cachedKey is a key record with its owner, as AuthenticateKey reads them.
+type cachedKey struct {
+	rec   keyRecord
+	owner User
+}
+
+// generation returns the value to pass to put for a read that starts now.
+func (c *authCache) generation() uint64 { return c.gen.Load() }
+
+// put stores v under k in m if no invalidation happened since gen.
+func (c *authCache) put(m *sync.Map, gen uint64, k, v any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen.Load() != gen || c.size >= maxCachedCredentials {
+		return
+	}
+	if _, loaded := m.LoadOrStore(k, v); !loaded {
+		c.size++
+	}
+}
+
+// invalidate empties the cache; call it after a write commits.
+func (c *authCache) invalidate() {
+	c.gen.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.keys.Clear()
+	c.tokens.Clear()
+	c.size = 0
+}
