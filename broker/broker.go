@@ -46,6 +46,10 @@ const (
 	DefaultConnectTimeout   = 10 * time.Second
 	DefaultMaxPacketSize    = 1 << 20
 	DefaultMaxPendingWrites = 1024
+	// ClientReadBufferSize is mochi's read buffer per client. The packet guard
+	// below it buffers the socket and hands out one validated packet per Read,
+	// so mochi's own buffer saves no system call: a small one saves memory.
+	ClientReadBufferSize = 256
 )
 
 // Validate fills defaults and reports a configuration that cannot work.
@@ -103,8 +107,9 @@ func New(cfg Config, store hooks.Store) (*Broker, error) {
 		// over HTTP, sensor errors). Its publishes skip the publish ACL, so only
 		// server code reaches it; deliveries are still checked per subscriber,
 		// and no network client may take its client id.
-		InlineClient:           true,
-		SysTopicResendInterval: 10,
+		InlineClient:            true,
+		SysTopicResendInterval:  10,
+		ClientNetReadBufferSize: ClientReadBufferSize,
 	})
 	limits := hooks.DefaultLimits
 	if cfg.Limits != nil {

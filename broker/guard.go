@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -42,9 +41,9 @@ const (
 	defaultConnectTimeout = 10 * time.Second
 	maxRemainingLength    = 268435455                  // largest value of the 4-byte remaining-length varint
 	maxMQTTPacketSize     = 1 + 4 + maxRemainingLength // fixed header byte, varint, body
-	guardReadBufferSize   = 4096                       // bufio size on the underlying connection
-	bodyReadChunk         = 64 << 10                   // the body buffer grows at most this far ahead of received bytes
-	maxIdlePacketBuffer   = 64 << 10                   // a larger packet buffer is released once its packet is consumed
+	minReadBuffer         = 512                        // the read buffer of a connection that sends little
+	maxReadAhead          = 4096                       // the read buffer grows to this while reads keep filling it
+	bodyReadChunk         = 64 << 10                   // the buffer grows at most this far ahead of received bytes
 )
 
 // withDefaults returns cfg with zero values replaced by their defaults.
@@ -63,24 +62,34 @@ func (cfg GuardConfig) withDefaults() GuardConfig {
 
 // guardConn is a net.Conn whose Read yields only whole, validated MQTT packets
 // read from the underlying connection. Everything but Read passes through.
+//
+// One buffer holds what was read from the connection: the current validated
+// packet, of which Read hands out buf[off:end], and after it what was read
+// ahead (while the next packet is read, it starts at off). It starts at minReadBuffer, so that an idle connection holds little,
+// and doubles up to maxReadAhead while reads keep filling it, so that a busy
+// one takes many packets per system call; a larger packet enlarges it only
+// until the packet is consumed.
 type guardConn struct {
 	net.Conn
-	br      *bufio.Reader
 	maxSize uint32
 	log     *slog.Logger
 
-	pkt       []byte // the current validated packet: fixed header, remaining length, body
-	off       int    // how much of pkt Read has handed out
-	connected bool   // a valid CONNECT has been read
-	version   byte   // protocol version announced by the CONNECT
-	err       error  // sticky error returned once pkt is drained
+	buf       []byte
+	off, end  int
+	size      int   // the buffer's capacity between large packets: minReadBuffer up to maxReadAhead
+	grow      bool  // the last read filled the buffer: enlarge it at the next packet
+	readErr   error // the underlying connection's error, returned once the bytes before it are used
+	connected bool  // a valid CONNECT has been read
+	version   byte  // protocol version announced by the CONNECT
+	err       error // sticky error returned once the current packet is drained
 }
 
 // newGuardConn wraps c and arms the connect timeout; cfg must have its defaults applied.
 func newGuardConn(c net.Conn, cfg GuardConfig) *guardConn {
 	g := &guardConn{
 		Conn:    c,
-		br:      bufio.NewReaderSize(c, guardReadBufferSize),
+		buf:     make([]byte, 0, minReadBuffer),
+		size:    minReadBuffer,
 		maxSize: cfg.MaxPacketSize,
 		log:     cfg.Logger,
 	}
@@ -93,34 +102,29 @@ func newGuardConn(c net.Conn, cfg GuardConfig) *guardConn {
 // Read hands out the bytes of validated packets; it reads and validates the next
 // packet only when the current one has been consumed.
 func (g *guardConn) Read(p []byte) (int, error) {
-	if g.off == len(g.pkt) {
+	if g.off == g.end {
 		if g.err != nil {
 			return 0, g.err
 		}
 		if err := g.next(); err != nil {
-			g.pkt, g.off, g.err = g.pkt[:0], 0, err
+			g.off, g.end, g.err = 0, 0, err
 			return 0, err
 		}
 	}
-	n := copy(p, g.pkt[g.off:])
+	n := copy(p, g.buf[g.off:g.end])
 	g.off += n
 	return n, nil
 }
 
-// next reads one whole packet into g.pkt and validates it. Errors from
+// next reads the packet that follows the consumed one (it starts at g.off,
+// possibly already read ahead) into g.buf and validates it. Errors from
 // protocol violations have already closed the connection and been logged.
 func (g *guardConn) next() error {
-	if cap(g.pkt) > maxIdlePacketBuffer {
-		g.pkt = nil
+	g.resize()
+	if err := g.fill(1, true); err != nil {
+		return err
 	}
-	g.pkt, g.off = g.pkt[:0], 0
-
-	hb, err := g.br.ReadByte()
-	if err != nil {
-		return g.ioErr(err, true)
-	}
-	g.pkt = append(g.pkt, hb)
-
+	hb := g.buf[g.off]
 	var fh packets.FixedHeader
 	if err := g.checkType(hb >> 4); err != nil {
 		return g.reject(err)
@@ -129,20 +133,20 @@ func (g *guardConn) next() error {
 		return g.reject(fmt.Errorf("%w: fixed header: %w", ErrMalformedPacket, err))
 	}
 
-	remaining, err := g.readRemainingLength()
+	remaining, header, err := g.readRemainingLength()
 	if err != nil {
 		return err
 	}
-	if size := uint64(len(g.pkt)) + uint64(remaining); size > uint64(g.maxSize) {
+	size := header + remaining
+	if uint64(size) > uint64(g.maxSize) {
 		return g.reject(fmt.Errorf("%w: %d bytes, limit %d", ErrPacketTooLarge, size, g.maxSize))
 	}
 	fh.Remaining = remaining
-	if err := g.readBody(remaining); err != nil {
+	if err := g.fill(size, false); err != nil {
 		return err
 	}
 
-	body := g.pkt[len(g.pkt)-remaining:]
-	version, err := validatePacket(fh, g.version, body)
+	version, err := validatePacket(fh, g.version, g.buf[g.off+header:g.off+size])
 	if err != nil {
 		return g.reject(err)
 	}
@@ -151,6 +155,54 @@ func (g *guardConn) next() error {
 		if err := g.Conn.SetReadDeadline(time.Time{}); err != nil {
 			return g.reject(fmt.Errorf("packet guard: clear connect timeout: %w", err))
 		}
+	}
+	g.end = g.off + size
+	return nil
+}
+
+// resize starts the buffer over once the consumed packet is gone: at its
+// front when nothing was read ahead, and in a new buffer of g.size when it
+// should grow or was enlarged for a large packet.
+func (g *guardConn) resize() {
+	ahead := g.buf[g.end:]
+	if g.grow && g.size < maxReadAhead {
+		g.size *= 2
+	}
+	g.grow = false
+	switch {
+	case cap(g.buf) != g.size && len(ahead) <= g.size:
+		g.buf = append(make([]byte, 0, g.size), ahead...)
+	case len(ahead) == 0:
+		g.buf = g.buf[:0]
+	default:
+		return
+	}
+	g.off, g.end = 0, 0
+}
+
+// fill reads from the connection until g.buf holds at least n bytes from
+// g.off, the start of the packet being read. When the buffer is full it
+// first moves the packet to the front, then grows, only as bytes arrive, so
+// that a large announced length costs memory only once it is actually sent.
+// atBoundary says no byte of the packet has been read.
+func (g *guardConn) fill(n int, atBoundary bool) error {
+	for len(g.buf)-g.off < n {
+		if g.readErr != nil {
+			return g.ioErr(g.readErr, atBoundary && len(g.buf) == g.off)
+		}
+		if len(g.buf) == cap(g.buf) {
+			if g.off > 0 {
+				g.buf = g.buf[:copy(g.buf, g.buf[g.off:])]
+				g.off, g.end = 0, 0
+			} else {
+				g.buf = slices.Grow(g.buf, min(n-len(g.buf), bodyReadChunk))
+			}
+		}
+		free := g.buf[len(g.buf):cap(g.buf)]
+		m, err := g.Conn.Read(free)
+		g.buf = g.buf[:len(g.buf)+m]
+		g.grow = g.grow || m == len(free)
+		g.readErr = err
 	}
 	return nil
 }
@@ -177,36 +229,20 @@ func (g *guardConn) checkType(t byte) error {
 	return fmt.Errorf("%w: unexpected %s packet from client", ErrMalformedPacket, packets.PacketNames[t])
 }
 
-// readRemainingLength reads the remaining-length varint (at most 4 bytes) into g.pkt.
-func (g *guardConn) readRemainingLength() (int, error) {
-	var n int
+// readRemainingLength decodes the remaining-length varint (at most 4 bytes)
+// that follows the fixed header byte; header is the fixed header's length.
+func (g *guardConn) readRemainingLength() (remaining, header int, err error) {
 	for i := range 4 {
-		b, err := g.br.ReadByte()
-		if err != nil {
-			return 0, g.ioErr(err, false)
+		if err := g.fill(i+2, false); err != nil {
+			return 0, 0, err
 		}
-		g.pkt = append(g.pkt, b)
-		n |= int(b&0x7f) << (7 * i)
+		b := g.buf[g.off+i+1]
+		remaining |= int(b&0x7f) << (7 * i)
 		if b&0x80 == 0 {
-			return n, nil
+			return remaining, i + 2, nil
 		}
 	}
-	return 0, g.reject(fmt.Errorf("%w: remaining length longer than 4 bytes", ErrMalformedPacket))
-}
-
-// readBody appends n body bytes to g.pkt, growing the buffer only as bytes arrive
-// so that a large announced length costs memory only once it is actually sent.
-func (g *guardConn) readBody(n int) error {
-	for n > 0 {
-		chunk := min(n, bodyReadChunk)
-		start := len(g.pkt)
-		g.pkt = slices.Grow(g.pkt, chunk)[:start+chunk]
-		if _, err := io.ReadFull(g.br, g.pkt[start:]); err != nil {
-			return g.ioErr(err, false)
-		}
-		n -= chunk
-	}
-	return nil
+	return 0, 0, g.reject(fmt.Errorf("%w: remaining length longer than 4 bytes", ErrMalformedPacket))
 }
 
 // ioErr maps an error of the underlying connection. A clean EOF between packets

@@ -563,3 +563,67 @@ func BenchmarkGuardRead(b *testing.B) {
 		}
 	}
 }
+
+// chunkConn serves data in reads of pseudo-random sizes, then io.EOF.
+type chunkConn struct {
+	net.Conn // nil: only the methods below are used
+	data     []byte
+	rnd      uint32
+}
+
+func (c *chunkConn) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	c.rnd = c.rnd*1664525 + 1013904223
+	n := min(len(p), len(c.data), 1+int(c.rnd>>16)%3000)
+	copy(p, c.data[:n])
+	c.data = c.data[n:]
+	return n, nil
+}
+
+func (c *chunkConn) SetReadDeadline(time.Time) error { return nil }
+
+// The guard reads the socket into one buffer: small for a connection that
+// sends little, larger while reads keep filling it, and released after a large
+// packet. Whatever the sizes of packets and reads, the stream passes unchanged.
+func TestGuard_ReadBufferFollowsTheTraffic(t *testing.T) {
+	publish := func(n int) []byte {
+		return encode(t, 4, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: "a/b",
+			Payload: bytes.Repeat([]byte{'x'}, n)})
+	}
+	connect := connectPacket(t, 4, "sizes")
+	cfg := GuardConfig{Logger: slog.New(slog.DiscardHandler)}.withDefaults()
+
+	idle := newGuardConn(&chunkConn{data: connect}, cfg)
+	if _, err := io.ReadFull(idle, make([]byte, len(connect))); err != nil {
+		t.Fatal(err)
+	}
+	if c := cap(idle.buf); c != minReadBuffer {
+		t.Errorf("after CONNECT alone the buffer holds %d bytes, want %d", c, minReadBuffer)
+	}
+
+	var stream bytes.Buffer
+	stream.Write(connect)
+	for i := range 3000 {
+		switch i {
+		case 1000:
+			stream.Write(publish(10 << 10))
+		case 2000:
+			stream.Write(publish(300 << 10))
+		default:
+			stream.Write(publish(i % 100))
+		}
+	}
+	want := stream.Bytes()
+	for seed := range uint32(20) {
+		g := newGuardConn(&chunkConn{data: want, rnd: seed}, cfg)
+		got, err := io.ReadAll(bufio.NewReaderSize(g, 16))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("seed %d: stream changed: err %v, %d of %d bytes", seed, err, len(got), len(want))
+		}
+		if c := cap(g.buf); c > maxReadAhead {
+			t.Errorf("seed %d: after the traffic the buffer holds %d bytes, want at most %d", seed, c, maxReadAhead)
+		}
+	}
+}

@@ -56,10 +56,11 @@ func startBareMochi(addr string, writesPending int32, log *slog.Logger) (*bareMo
 		caps.MaximumClientWritesPending = writesPending
 	}
 	server := mqtt.New(&mqtt.Options{
-		Capabilities:           caps,
-		Logger:                 log.With("component", "mqtt"),
-		InlineClient:           true,
-		SysTopicResendInterval: 10,
+		Capabilities:            caps,
+		Logger:                  log.With("component", "mqtt"),
+		InlineClient:            true,
+		SysTopicResendInterval:  10,
+		ClientNetReadBufferSize: broker.ClientReadBufferSize,
 	})
 	if err := server.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, fmt.Errorf("add allow hook: %w", err)
