@@ -18,6 +18,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 
 	"github.com/wotkit/wotkit/broker"
+	"github.com/wotkit/wotkit/gctune"
 	"github.com/wotkit/wotkit/hooks"
 	"github.com/wotkit/wotkit/metrics"
 	"github.com/wotkit/wotkit/storage"
@@ -191,6 +192,7 @@ func mochiCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := servePprof(ctx, sf.pprof, log); err != nil {
 		return err
 	}
+	go gctune.Tune(ctx, gctune.Config{}, log) // as `wotkit serve`
 	m, err := startBareMochi(sf.mqtt, int32(sf.writesPending), log)
 	if err != nil {
 		return err
@@ -221,6 +223,7 @@ func wotkitCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer store.Close()
+	go gctune.Tune(ctx, gctune.Config{}, log) // as `wotkit serve`
 	limits := hooks.DefaultLimits
 	limits.PublishRate, limits.PublishBurst, limits.SessionsPerCredential = benchPublishRate, benchPublishBurst, benchSessionsPerKey
 	b, err := broker.New(broker.Config{

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wotkit/wotkit/admin"
 	"github.com/wotkit/wotkit/broker"
+	"github.com/wotkit/wotkit/gctune"
 	"github.com/wotkit/wotkit/hooks"
 	"github.com/wotkit/wotkit/metrics"
 	"github.com/wotkit/wotkit/oauthweb"
@@ -84,6 +85,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	go gctune.Tune(ctx, gctune.Config{}, cfg.logger)
 	<-ctx.Done()
 	cfg.logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
