@@ -10,10 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/wotkit/wotkit/hooks"
 )
 
 // GuardConfig configures the per-connection packet guard.
@@ -82,6 +85,8 @@ type guardConn struct {
 	connected bool  // a valid CONNECT has been read
 	version   byte  // protocol version announced by the CONNECT
 	err       error // sticky error returned once the current packet is drained
+
+	grant atomic.Pointer[hooks.Grant] // the session's grant, for the ACL (hooks.GrantSlot)
 }
 
 // newGuardConn wraps c and arms the connect timeout; cfg must have its defaults applied.
@@ -98,6 +103,11 @@ func newGuardConn(c net.Conn, cfg GuardConfig) *guardConn {
 	}
 	return g
 }
+
+var _ hooks.GrantSlot = (*guardConn)(nil)
+
+// GrantSlot holds the grant of the connection's session.
+func (g *guardConn) GrantSlot() *atomic.Pointer[hooks.Grant] { return &g.grant }
 
 // Read hands out the bytes of validated packets; it reads and validates the next
 // packet only when the current one has been consumed.

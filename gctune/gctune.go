@@ -26,7 +26,7 @@ const (
 	DefaultFraction = 0.25
 	// DefaultFloor is the least the heap may grow between collections, so that
 	// a small heap (few connections, many messages) is not collected over and over.
-	DefaultFloor = 16 << 20
+	DefaultFloor = 32 << 20
 	// DefaultInterval is how often the target follows the heap.
 	DefaultInterval = 500 * time.Millisecond
 )

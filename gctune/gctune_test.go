@@ -24,7 +24,7 @@ func TestPercent_HeapGrowsByAFractionOfTheLiveHeapNotOfStacks(t *testing.T) {
 	}{
 		// 10,000 idle connections: the scanned stacks would otherwise add 75 MB to the growth.
 		{"many connections", 150 * mb, 75 * mb, 1 * mb, 16},  // 37.5 MB of 226 MB
-		{"few connections", 8 * mb, 1 * mb, 1 * mb, 160},     // the 16 MB floor of 10 MB
+		{"few connections", 8 * mb, 1 * mb, 1 * mb, 320},     // the 32 MB floor of 10 MB
 		{"large heap, no stacks", 1000 * mb, 0, 0, 25},       // a quarter
 		{"tiny heap", 1 * mb, 0, 1 * mb, 500},                // the floor, clamped
 		{"nothing measured yet", 0, 0, 0, 500},               //

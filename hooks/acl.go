@@ -8,27 +8,22 @@ import (
 // ACL confines every client to its grant: mochi asks it on every publish
 // (write), every subscription filter and every delivery to a subscriber
 // (read). No grant, no access. Beyond the user's own topics, the data topic
-// of a PUBLIC sensor is open to read and its message topic to write. It also resolves inbound topic aliases before
-// mochi's ACL check sees the topic.
+// of a PUBLIC sensor is open to read and its message topic to write. A
+// PUBLISH by topic alias reaches mochi's check with no topic (mochi resolves
+// aliases after it): the publish hook judges it once resolved (allowPublish).
 type ACL struct {
-	mqtt.HookBase
 	sessions *Sessions
 	sensors  *Sensors
 }
-
-var _ mqtt.Hook = (*ACL)(nil)
 
 // NewACL returns the ACL hook; sensors opens the topics of PUBLIC sensors.
 func NewACL(sessions *Sessions, sensors *Sensors) *ACL {
 	return &ACL{sessions: sessions, sensors: sensors}
 }
 
-// ID identifies the hook to mochi.
-func (a *ACL) ID() string { return "wotkit-acl" }
-
-// Provides tells mochi which events the hook handles.
+// Provides tells which of mochi's events it handles.
 func (a *ACL) Provides(b byte) bool {
-	return b == mqtt.OnACLCheck || b == mqtt.OnPacketRead || b == mqtt.OnSubscribed
+	return b == mqtt.OnACLCheck || b == mqtt.OnSubscribed
 }
 
 // OnACLCheck decides one publish, subscription or delivery from the grant
@@ -39,11 +34,7 @@ func (a *ACL) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		return false
 	}
 	if write {
-		if g.CanPublish(topic) || (g.Write && !g.Revoked() && a.sensors.publicWrite(topic)) {
-			return true
-		}
-		a.sessions.metrics.PublishDenied()
-		return false
+		return topic == "" || a.canPublish(g, topic)
 	}
 	if g.CanRead(topic) || (g.Read && !g.Revoked() && a.sensors.publicRead(topic)) {
 		return true
@@ -66,13 +57,27 @@ func (a *ACL) OnSubscribed(_ *mqtt.Client, _ packets.Packet, reasonCodes []byte)
 	}
 }
 
-// OnPacketRead resolves an inbound topic alias (a PUBLISH with an empty topic
-// and an alias set earlier) to its topic, so that mochi's ACL check judges the
-// real topic. An unknown alias leaves the topic empty, which the ACL refuses.
-// [MQTT-3.3.2-12]
-func (a *ACL) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if pk.FixedHeader.Type == packets.Publish && pk.TopicName == "" && pk.Properties.TopicAliasFlag && pk.Properties.TopicAlias > 0 {
-		pk.TopicName = cl.State.TopicAliases.Inbound.Set(pk.Properties.TopicAlias, "")
+// canPublish reports whether g may publish to topic, and counts a refusal.
+func (a *ACL) canPublish(g *Grant, topic string) bool {
+	if g.CanPublish(topic) || (g.Write && !g.Revoked() && a.sensors.publicWrite(topic)) {
+		return true
 	}
-	return pk, nil
+	a.sessions.metrics.PublishDenied()
+	return false
+}
+
+// allowPublish judges, from the publish hook, a PUBLISH sent by topic alias
+// (MQTT 5), whose topic mochi's check saw empty, once mochi has resolved it:
+// an alias never set resolves to no topic, which no grant allows. It refuses
+// as mochi's check does: a QoS 0 message is dropped, QoS 1 and 2 get PUBACK
+// 0x87. (mochi refuses a PUBLISH with neither topic nor alias as it decodes it.)
+// [MQTT-3.3.2-12]
+func (a *ACL) allowPublish(cl *mqtt.Client, pk *packets.Packet) error {
+	if g := a.sessions.grant(cl); g != nil && a.canPublish(g, pk.TopicName) {
+		return nil
+	}
+	if pk.FixedHeader.Qos == 0 {
+		return packets.ErrRejectPacket
+	}
+	return packets.ErrNotAuthorized
 }

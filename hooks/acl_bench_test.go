@@ -3,7 +3,9 @@ package hooks
 import (
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -14,16 +16,40 @@ import (
 	"github.com/wotkit/wotkit/storage"
 )
 
+// slotConn is a connection that carries its session's grant, as the broker's
+// guarded connections do.
+type slotConn struct {
+	net.Conn
+	grant atomic.Pointer[Grant]
+}
+
+func (c *slotConn) GrantSlot() *atomic.Pointer[Grant] { return &c.grant }
+
+// aclClients returns an ACL and two admitted clients of alice: one on a
+// connection that carries its grant (every network client), one without (its
+// grant is found in a map).
+func aclClients(tb testing.TB) (acl *ACL, onSlot, noSlot *mqtt.Client) {
+	server := mqtt.New(&mqtt.Options{})
+	sessions := newSessions(server, Limits{}, nil)
+	acl = NewACL(sessions, sensorsOf(storage.Sensor{Owner: "bob1", Name: "weather", Visibility: storage.Public}))
+	pipe, _ := net.Pipe() // never read or written
+	onSlot = server.NewClient(&slotConn{Conn: pipe}, "bench", "sensor-1", false)
+	noSlot = server.NewClient(nil, "bench", "sensor-2", false)
+	for _, cl := range []*mqtt.Client{onSlot, noSlot} {
+		if sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}}) != admitted {
+			tb.Fatal("admit")
+		}
+	}
+	if sessions.grant(onSlot) == nil || sessions.grant(noSlot) == nil {
+		tb.Fatal("grant not found")
+	}
+	return acl, onSlot, noSlot
+}
+
 // BenchmarkACL measures one ACL decision as mochi makes it (through the hook,
 // from the client object), against mochi's allow-all hook as the floor.
 func BenchmarkACL(b *testing.B) {
-	server := mqtt.New(&mqtt.Options{})
-	sessions := newSessions(server, Limits{}, nil)
-	acl := NewACL(sessions, sensorsOf(storage.Sensor{Owner: "bob1", Name: "weather", Visibility: storage.Public}))
-	cl := server.NewClient(nil, "bench", "sensor-1", false)
-	if sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}}) != admitted {
-		b.Fatal("admit")
-	}
+	acl, cl, noSlot := aclClients(b)
 	allow := new(auth.AllowHook)
 	cases := []struct {
 		name  string
@@ -57,23 +83,29 @@ func BenchmarkACL(b *testing.B) {
 			}
 		})
 	}
+	b.Run("deliver-grant-in-map", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if !acl.OnACLCheck(noSlot, "alice/weather/data", false) {
+				b.Fatal("wrong decision")
+			}
+		}
+	})
 }
 
 // TestACLDecisionAllocatesNothing holds the hot path to zero allocations.
 func TestACLDecisionAllocatesNothing(t *testing.T) {
-	server := mqtt.New(&mqtt.Options{})
-	sessions := newSessions(server, Limits{}, nil)
-	acl := NewACL(sessions, sensorsOf(storage.Sensor{Owner: "bob1", Name: "weather", Visibility: storage.Public}))
-	cl := server.NewClient(nil, "t", "c", false)
-	sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}})
-	allocs := testing.AllocsPerRun(1000, func() {
-		acl.OnACLCheck(cl, "alice/weather/data", true)
-		acl.OnACLCheck(cl, "$share/g/alice/#", false)
-		acl.OnACLCheck(cl, "bob1/x", false)
-		acl.OnACLCheck(cl, "bob1/weather/data", false)
-	})
-	if allocs != 0 {
-		t.Fatalf("ACL decision allocates %.1f times", allocs)
+	acl, onSlot, noSlot := aclClients(t)
+	for _, cl := range []*mqtt.Client{onSlot, noSlot} {
+		allocs := testing.AllocsPerRun(1000, func() {
+			acl.OnACLCheck(cl, "alice/weather/data", true)
+			acl.OnACLCheck(cl, "$share/g/alice/#", false)
+			acl.OnACLCheck(cl, "bob1/x", false)
+			acl.OnACLCheck(cl, "bob1/weather/data", false)
+		})
+		if allocs != 0 {
+			t.Fatalf("ACL decision for %s allocates %.1f times", cl.ID, allocs)
+		}
 	}
 }
 

@@ -26,7 +26,6 @@ type Credentials interface {
 // good, its Will topic is allowed, and its client id is not another user's.
 // It answers refusals itself, with the CONNACK code each protocol defines.
 type Authn struct {
-	mqtt.HookBase
 	creds    Credentials
 	sessions *Sessions
 	revoker  *Revoker
@@ -34,18 +33,13 @@ type Authn struct {
 	log      *slog.Logger
 }
 
-var _ mqtt.Hook = (*Authn)(nil)
-
 // NewAuthn returns the authentication hook; revoker ends sessions whose token
 // expires; failed CONNECTs are slowed down as sessions.limits.Throttle says.
 func NewAuthn(creds Credentials, sessions *Sessions, revoker *Revoker, log *slog.Logger) *Authn {
 	return &Authn{creds: creds, sessions: sessions, revoker: revoker, throttle: throttle.New(sessions.limits.Throttle), log: log}
 }
 
-// ID identifies the hook to mochi.
-func (a *Authn) ID() string { return "wotkit-authn" }
-
-// Provides tells mochi which events the hook handles.
+// Provides tells which of mochi's events it handles.
 func (a *Authn) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished,

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/wotkit/wotkit/metrics"
 	"github.com/wotkit/wotkit/storage"
@@ -17,10 +18,10 @@ type Store interface {
 	Watch(fn func(storage.Event)) (cancel func())
 }
 
-// Install adds the authentication, ACL, limits and publish hooks to server
-// and subscribes the revoker and the sensor view to store's events; m
-// (which may be nil) counts what they see. It returns the session registry (for counts) and
-// a function that stops the subscription.
+// Install adds authentication, the ACL, limits and the publish checks to
+// server, as one mochi hook, and subscribes the revoker and the sensor view to
+// store's events; m (which may be nil) counts what they see. It returns the
+// session registry (for counts) and a function that stops the subscription.
 func Install(server *mqtt.Server, store Store, limits Limits, m *metrics.Metrics, log *slog.Logger) (*Sessions, func(), error) {
 	sessions := newSessions(server, limits, m)
 	revoker := NewRevoker(sessions, log)
@@ -28,14 +29,90 @@ func Install(server *mqtt.Server, store Store, limits Limits, m *metrics.Metrics
 	if err != nil {
 		return nil, nil, err
 	}
+	acl := NewACL(sessions, sensors)
 	limiter := NewLimiter(sessions, limits)
-	for _, h := range []mqtt.Hook{NewAuthn(store, sessions, revoker, log), NewACL(sessions, sensors), limiter,
-		NewPublish(limiter, NewRecorder(sensors))} {
-		if err := server.AddHook(h, nil); err != nil {
-			return nil, nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
-		}
+	h := newHook(NewAuthn(store, sessions, revoker, log), acl, limiter, NewPublish(acl, limiter, NewRecorder(sensors)))
+	if err := server.AddHook(h, nil); err != nil {
+		return nil, nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
 	}
 	cancelRevoker := store.Watch(revoker.HandleEvent)
 	cancelSensors := store.Watch(sensors.HandleEvent)
 	return sessions, func() { cancelRevoker(); cancelSensors() }, nil
+}
+
+// hook is the one hook Install adds to mochi. For every event of every packet
+// (a dozen a message), mochi asks each of its hooks whether it provides the
+// event; one hook that hands each event to the part that handles it answers
+// once, from a table.
+type hook struct {
+	mqtt.HookBase
+	authn    *Authn
+	acl      *ACL
+	limiter  *Limiter
+	publish  *Publish
+	provides [256]bool
+}
+
+var _ mqtt.Hook = (*hook)(nil)
+
+func newHook(authn *Authn, acl *ACL, limiter *Limiter, publish *Publish) *hook {
+	h := &hook{authn: authn, acl: acl, limiter: limiter, publish: publish}
+	for i := range h.provides {
+		b := byte(i)
+		h.provides[i] = authn.Provides(b) || acl.Provides(b) || limiter.Provides(b) || publish.Provides(b)
+	}
+	return h
+}
+
+// ID identifies the hook to mochi.
+func (h *hook) ID() string { return "wotkit" }
+
+// Provides tells mochi which events the hook handles.
+func (h *hook) Provides(b byte) bool { return h.provides[b] }
+
+// OnConnect authenticates a CONNECT (Authn).
+func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error { return h.authn.OnConnect(cl, pk) }
+
+// OnConnectAuthenticate admits what OnConnect admitted (Authn).
+func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	return h.authn.OnConnectAuthenticate(cl, pk)
+}
+
+// OnSessionEstablish forgets a session taken over (Authn).
+func (h *hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	h.authn.OnSessionEstablish(cl, pk)
+}
+
+// OnSessionEstablished counts the connection (Authn).
+func (h *hook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+	h.authn.OnSessionEstablished(cl, pk)
+}
+
+// OnDisconnect uncounts the connection (Authn).
+func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	h.authn.OnDisconnect(cl, err, expire)
+}
+
+// OnClientExpired forgets an expired session (Authn).
+func (h *hook) OnClientExpired(cl *mqtt.Client) { h.authn.OnClientExpired(cl) }
+
+// OnACLCheck decides a publish, subscription or delivery (ACL).
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	return h.acl.OnACLCheck(cl, topic, write)
+}
+
+// OnSubscribe applies the subscription limit (Limiter).
+func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	return h.limiter.OnSubscribe(cl, pk)
+}
+
+// OnSubscribed counts refused filters (ACL).
+func (h *hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byte) {
+	h.acl.OnSubscribed(cl, pk, reasonCodes)
+}
+
+// OnPublish judges, limits and records a publish (Publish).
+func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	err := h.publish.OnPublish(cl, &pk)
+	return pk, err
 }

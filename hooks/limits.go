@@ -75,22 +75,16 @@ func (r *rate) allow() bool {
 // number of subscriptions (as a hook) and the publish rate (inside the
 // Publish hook).
 type Limiter struct {
-	mqtt.HookBase
 	sessions *Sessions
 	limits   Limits
 }
-
-var _ mqtt.Hook = (*Limiter)(nil)
 
 // NewLimiter returns the limits hook.
 func NewLimiter(sessions *Sessions, limits Limits) *Limiter {
 	return &Limiter{sessions: sessions, limits: limits}
 }
 
-// ID identifies the hook to mochi.
-func (l *Limiter) ID() string { return "wotkit-limits" }
-
-// Provides tells mochi which events the hook handles.
+// Provides tells which of mochi's events it handles.
 func (l *Limiter) Provides(b byte) bool {
 	return b == mqtt.OnSubscribe && l.limits.Subscriptions > 0
 }

@@ -5,38 +5,41 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// Publish is the one OnPublish hook: the publish rate of the client's
-// credential, then the recording of sensor readings. One hook, because mochi
+// Publish is the one OnPublish hook: the ACL for a PUBLISH sent by topic
+// alias, the publish rate of the client's credential, then the recording of
+// sensor readings. One hook, because mochi
 // copies the whole packet into and out of every hook that provides OnPublish.
 // Messages the server publishes itself pass untouched.
 type Publish struct {
-	mqtt.HookBase
+	acl      *ACL
 	limiter  *Limiter
 	recorder *Recorder
 }
 
-var _ mqtt.Hook = (*Publish)(nil)
-
 // NewPublish returns the publish hook.
-func NewPublish(limiter *Limiter, recorder *Recorder) *Publish {
-	return &Publish{limiter: limiter, recorder: recorder}
+func NewPublish(acl *ACL, limiter *Limiter, recorder *Recorder) *Publish {
+	return &Publish{acl: acl, limiter: limiter, recorder: recorder}
 }
 
-// ID identifies the hook to mochi.
-func (p *Publish) ID() string { return "wotkit-publish" }
-
-// Provides tells mochi which events the hook handles.
+// Provides tells which of mochi's events it handles.
 func (p *Publish) Provides(b byte) bool { return b == mqtt.OnPublish }
 
-// OnPublish checks the rate, then records a sensor reading.
-func (p *Publish) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+// OnPublish judges a publish by alias, checks the rate, then records a
+// sensor reading. It takes the packet by pointer: mochi already copies it into
+// and out of the hook.
+func (p *Publish) OnPublish(cl *mqtt.Client, pk *packets.Packet) error {
 	if cl.Net.Inline {
-		return pk, nil
+		return nil
+	}
+	if pk.Properties.TopicAliasFlag {
+		if err := p.acl.allowPublish(cl, pk); err != nil {
+			return err
+		}
 	}
 	if p.limiter.limits.PublishRate > 0 {
 		if err := p.limiter.checkRate(cl); err != nil {
-			return pk, err
+			return err
 		}
 	}
-	return pk, p.recorder.record(cl, &pk)
+	return p.recorder.record(cl, pk)
 }

@@ -17,7 +17,7 @@ type Sessions struct {
 	server  *mqtt.Server
 	limits  Limits
 	metrics *metrics.Metrics // nil: not counted
-	grants  sync.Map         // *mqtt.Client -> *Grant
+	grants  sync.Map         // *mqtt.Client -> *Grant, for clients whose connection is no GrantSlot
 
 	// revocations counts revocations begun, so that a CONNECT racing one can
 	// tell and check its credential again.
@@ -47,9 +47,40 @@ func newSessions(server *mqtt.Server, limits Limits, m *metrics.Metrics) *Sessio
 	}
 }
 
+// GrantSlot is a connection that carries the grant of its session (the
+// broker's guarded connections are): the ACL, which runs on every publish and
+// delivery, then finds a grant with one atomic load instead of a map lookup.
+type GrantSlot interface {
+	GrantSlot() *atomic.Pointer[Grant]
+}
+
 // grant returns the client's grant, or nil. It takes no lock and allocates nothing.
 func (s *Sessions) grant(cl *mqtt.Client) *Grant {
+	if c, ok := cl.Net.Conn.(GrantSlot); ok {
+		return c.GrantSlot().Load()
+	}
 	v, ok := s.grants.Load(cl)
+	if !ok {
+		return nil
+	}
+	return v.(*Grant)
+}
+
+// setGrant records the client's grant.
+func (s *Sessions) setGrant(cl *mqtt.Client, g *Grant) {
+	if c, ok := cl.Net.Conn.(GrantSlot); ok {
+		c.GrantSlot().Store(g)
+		return
+	}
+	s.grants.Store(cl, g)
+}
+
+// dropGrant removes and returns the client's grant, or nil.
+func (s *Sessions) dropGrant(cl *mqtt.Client) *Grant {
+	if c, ok := cl.Net.Conn.(GrantSlot); ok {
+		return c.GrantSlot().Swap(nil)
+	}
+	v, ok := s.grants.LoadAndDelete(cl)
 	if !ok {
 		return nil
 	}
@@ -124,7 +155,7 @@ func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
 		}
 		g.rate = r
 	}
-	s.grants.Store(cl, g)
+	s.setGrant(cl, g)
 	return admitted
 }
 
@@ -140,11 +171,10 @@ func (s *Sessions) holds(cl *mqtt.Client) bool {
 
 // forget removes a client object that will not be used again.
 func (s *Sessions) forget(cl *mqtt.Client) {
-	v, ok := s.grants.LoadAndDelete(cl)
+	g := s.dropGrant(cl)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ok {
-		g := v.(*Grant)
+	if g != nil {
 		if g.expiry != nil {
 			g.expiry.Stop()
 		}
