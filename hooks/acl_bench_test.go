@@ -109,8 +109,9 @@ func TestACLDecisionAllocatesNothing(t *testing.T) {
 	}
 }
 
-// BenchmarkConnectAuth measures the CONNECT decision for a key: the bbolt
-// read, the constant-time hash comparison, the Will and client-id checks.
+// BenchmarkConnectAuth measures the CONNECT decision for a key: the key
+// record (from storage's cache after the first), the constant-time hash
+// comparison, the Will and client-id checks.
 func BenchmarkConnectAuth(b *testing.B) {
 	store, err := storage.Open(filepath.Join(b.TempDir(), "wotkit.db"), storage.Options{BcryptCost: bcrypt.MinCost})
 	if err != nil {
