@@ -49,6 +49,11 @@ type rate struct {
 	tat      atomic.Int64
 }
 
+// rateEpoch is the origin of the limiter's clock: time.Since reads only the
+// monotonic clock (time.Now reads the wall clock too), so a step of the wall
+// clock cannot open or close the limit, and a check costs one clock read.
+var rateEpoch = time.Now()
+
 func newRate(perSecond float64, burst int) *rate {
 	interval := int64(float64(time.Second) / perSecond)
 	return &rate{interval: interval, slack: interval * int64(max(burst, 1))}
@@ -59,7 +64,7 @@ func newRate(perSecond float64, burst int) *rate {
 // is judged by the time it actually asks.
 func (r *rate) allow() bool {
 	for {
-		now := time.Now().UnixNano()
+		now := int64(time.Since(rateEpoch))
 		old := r.tat.Load()
 		tat := max(old, now)
 		if tat-now >= r.slack {
