@@ -16,7 +16,7 @@ type ACL struct {
 	sensors  *Sensors
 }
 
-// NewACL returns the ACL hook; sensors opens the topics of PUBLIC sensors.
+// NewACL returns the ACL; sensors opens the topics of PUBLIC sensors.
 func NewACL(sessions *Sessions, sensors *Sensors) *ACL {
 	return &ACL{sessions: sessions, sensors: sensors}
 }

@@ -84,7 +84,7 @@ type Limiter struct {
 	limits   Limits
 }
 
-// NewLimiter returns the limits hook.
+// NewLimiter returns the limits.
 func NewLimiter(sessions *Sessions, limits Limits) *Limiter {
 	return &Limiter{sessions: sessions, limits: limits}
 }

@@ -5,18 +5,17 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// Publish is the one OnPublish hook: the ACL for a PUBLISH sent by topic
-// alias, the publish rate of the client's credential, then the recording of
-// sensor readings. One hook, because mochi
-// copies the whole packet into and out of every hook that provides OnPublish.
-// Messages the server publishes itself pass untouched.
+// Publish handles mochi's OnPublish event: the ACL for a PUBLISH sent by
+// topic alias, the publish rate of the client's credential, then the
+// recording of sensor readings. Messages the server publishes itself pass
+// untouched.
 type Publish struct {
 	acl      *ACL
 	limiter  *Limiter
 	recorder *Recorder
 }
 
-// NewPublish returns the publish hook.
+// NewPublish returns the publish checks.
 func NewPublish(acl *ACL, limiter *Limiter, recorder *Recorder) *Publish {
 	return &Publish{acl: acl, limiter: limiter, recorder: recorder}
 }
