@@ -33,7 +33,7 @@ type Authn struct {
 	log      *slog.Logger
 }
 
-// NewAuthn returns the authentication; revoker ends sessions whose token
+// NewAuthn returns the authentication of CONNECTs; revoker ends sessions whose token
 // expires; failed CONNECTs are slowed down as sessions.limits.Throttle says.
 func NewAuthn(creds Credentials, sessions *Sessions, revoker *Revoker, log *slog.Logger) *Authn {
 	return &Authn{creds: creds, sessions: sessions, revoker: revoker, throttle: throttle.New(sessions.limits.Throttle), log: log}
