@@ -36,7 +36,7 @@ func (a *ACL) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if write {
 		return topic == "" || a.canPublish(g, topic)
 	}
-	if g.CanRead(topic) || (g.Read && !g.Revoked() && a.sensors.publicRead(topic)) {
+	if g.CanRead(topic) || (g.Read && !g.Revoked() && a.sensors.public(stripShare(topic), "data")) {
 		return true
 	}
 	a.sessions.metrics.ReadDenied()
@@ -59,7 +59,7 @@ func (a *ACL) OnSubscribed(_ *mqtt.Client, _ packets.Packet, reasonCodes []byte)
 
 // canPublish reports whether g may publish to topic, and counts a refusal.
 func (a *ACL) canPublish(g *Grant, topic string) bool {
-	if g.CanPublish(topic) || (g.Write && !g.Revoked() && a.sensors.publicWrite(topic)) {
+	if g.CanPublish(topic) || (g.Write && !g.Revoked() && a.sensors.public(topic, "message")) {
 		return true
 	}
 	a.sessions.metrics.PublishDenied()
@@ -72,8 +72,8 @@ func (a *ACL) canPublish(g *Grant, topic string) bool {
 // as mochi's check does: a QoS 0 message is dropped, QoS 1 and 2 get PUBACK
 // 0x87. (mochi refuses a PUBLISH with neither topic nor alias as it decodes it.)
 // [MQTT-3.3.2-12]
-func (a *ACL) allowPublish(cl *mqtt.Client, pk *packets.Packet) error {
-	if g := a.sessions.grant(cl); g != nil && a.canPublish(g, pk.TopicName) {
+func (a *ACL) allowPublish(g *Grant, pk *packets.Packet) error {
+	if g != nil && a.canPublish(g, pk.TopicName) {
 		return nil
 	}
 	if pk.FixedHeader.Qos == 0 {

@@ -25,31 +25,43 @@ type slotConn struct {
 
 func (c *slotConn) GrantSlot() *atomic.Pointer[Grant] { return &c.grant }
 
-// aclClients returns an ACL and two admitted clients of alice: one on a
-// connection that carries its grant (every network client), one without (its
-// grant is found in a map).
-func aclClients(tb testing.TB) (acl *ACL, onSlot, noSlot *mqtt.Client) {
+// slotClient returns a client of server on a connection that carries its
+// grant, as every network client's does.
+func slotClient(server *mqtt.Server, id string) *mqtt.Client {
+	pipe, _ := net.Pipe() // never read or written
+	return server.NewClient(&slotConn{Conn: pipe}, "bench", id, false)
+}
+
+// aclClient returns an ACL and an admitted client of alice.
+func aclClient(tb testing.TB) (*ACL, *mqtt.Client) {
 	server := mqtt.New(&mqtt.Options{})
 	sessions := newSessions(server, Limits{}, nil)
-	acl = NewACL(sessions, sensorsOf(storage.Sensor{Owner: "bob1", Name: "weather", Visibility: storage.Public}))
-	pipe, _ := net.Pipe() // never read or written
-	onSlot = server.NewClient(&slotConn{Conn: pipe}, "bench", "sensor-1", false)
-	noSlot = server.NewClient(nil, "bench", "sensor-2", false)
-	for _, cl := range []*mqtt.Client{onSlot, noSlot} {
-		if sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}}) != admitted {
-			tb.Fatal("admit")
-		}
+	acl := NewACL(sessions, sensorsOf(storage.Sensor{Owner: "bob1", Name: "weather", Visibility: storage.Public}))
+	cl := slotClient(server, "sensor-1")
+	if sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}}) != admitted {
+		tb.Fatal("admit")
 	}
-	if sessions.grant(onSlot) == nil || sessions.grant(noSlot) == nil {
-		tb.Fatal("grant not found")
+	return acl, cl
+}
+
+// A client whose connection cannot carry a grant is not admitted, and so
+// gets no access at all.
+func TestSessions_ConnectionWithoutSlotRefused(t *testing.T) {
+	server := mqtt.New(&mqtt.Options{})
+	sessions := newSessions(server, Limits{}, nil)
+	cl := server.NewClient(nil, "t", "plain", false)
+	if got := sessions.admit(cl, &Grant{User: "alice", Read: true, creds: []string{keyCredential("K1")}}); got != noSlot {
+		t.Fatalf("admit on a plain connection: %v, want noSlot", got)
 	}
-	return acl, onSlot, noSlot
+	if NewACL(sessions, sensorsOf()).OnACLCheck(cl, "alice/x", false) {
+		t.Fatal("a client without a grant was allowed to read")
+	}
 }
 
 // BenchmarkACL measures one ACL decision as mochi makes it (through the hook,
 // from the client object), against mochi's allow-all hook as the floor.
 func BenchmarkACL(b *testing.B) {
-	acl, cl, noSlot := aclClients(b)
+	acl, cl := aclClient(b)
 	allow := new(auth.AllowHook)
 	cases := []struct {
 		name  string
@@ -83,29 +95,19 @@ func BenchmarkACL(b *testing.B) {
 			}
 		})
 	}
-	b.Run("deliver-grant-in-map", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if !acl.OnACLCheck(noSlot, "alice/weather/data", false) {
-				b.Fatal("wrong decision")
-			}
-		}
-	})
 }
 
 // TestACLDecisionAllocatesNothing holds the hot path to zero allocations.
 func TestACLDecisionAllocatesNothing(t *testing.T) {
-	acl, onSlot, noSlot := aclClients(t)
-	for _, cl := range []*mqtt.Client{onSlot, noSlot} {
-		allocs := testing.AllocsPerRun(1000, func() {
-			acl.OnACLCheck(cl, "alice/weather/data", true)
-			acl.OnACLCheck(cl, "$share/g/alice/#", false)
-			acl.OnACLCheck(cl, "bob1/x", false)
-			acl.OnACLCheck(cl, "bob1/weather/data", false)
-		})
-		if allocs != 0 {
-			t.Fatalf("ACL decision for %s allocates %.1f times", cl.ID, allocs)
-		}
+	acl, cl := aclClient(t)
+	allocs := testing.AllocsPerRun(1000, func() {
+		acl.OnACLCheck(cl, "alice/weather/data", true)
+		acl.OnACLCheck(cl, "$share/g/alice/#", false)
+		acl.OnACLCheck(cl, "bob1/x", false)
+		acl.OnACLCheck(cl, "bob1/weather/data", false)
+	})
+	if allocs != 0 {
+		t.Fatalf("ACL decision allocates %.1f times", allocs)
 	}
 }
 
@@ -132,7 +134,7 @@ func BenchmarkConnectAuth(b *testing.B) {
 	pk := packets.Packet{Connect: packets.ConnectParams{
 		ClientIdentifier: "sensor-1", UsernameFlag: true, Username: []byte(k.ID), PasswordFlag: true, Password: []byte(pw),
 	}}
-	cl := server.NewClient(nil, "bench", "sensor-1", false)
+	cl := slotClient(server, "sensor-1")
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := authn.OnConnect(cl, pk); err != nil {

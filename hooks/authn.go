@@ -67,7 +67,11 @@ var (
 	refuseWill        = &refusal{packets.ErrNotAuthorized, 5, "will topic not allowed", "will_not_allowed"}
 	refuseClientID    = &refusal{packets.ErrClientIdentifierNotValid, 2, "client identifier in use by another user", "client_id_taken"}
 	refuseTooMany     = &refusal{packets.ErrQuotaExceeded, 3, "too many live sessions for this credential", "too_many_sessions"}
+	refuseConnection  = &refusal{packets.ErrServerUnavailable, 3, "this connection cannot carry a session", "unsupported_connection"}
 )
+
+// admissionRefusal answers each refused admission.
+var admissionRefusal = map[admission]*refusal{idTaken: refuseClientID, tooMany: refuseTooMany, noSlot: refuseConnection}
 
 // banAfter is the wait from which a throttled CONNECT is told it is banned.
 const banAfter = time.Minute
@@ -143,11 +147,17 @@ func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
 	if cl.ID == mqtt.InlineClientId {
 		return refuseClientID
 	}
-	switch a.sessions.admit(cl, g) {
-	case idTaken:
-		return refuseClientID
-	case tooMany:
-		return refuseTooMany
+	// The expiry timer is set while the grant is still private: once admit
+	// records it, a revocation may forget the session (and stop the timer).
+	// A timer firing before admit counts as a revocation, checked below.
+	if g.Kind == ByToken && !g.Expires.IsZero() {
+		g.expiry = time.AfterFunc(time.Until(g.Expires), func() { a.revoker.Revoke(tokenCredential(g.ID)) })
+	}
+	if r := admissionRefusal[a.sessions.admit(cl, g)]; r != nil {
+		if g.expiry != nil {
+			g.expiry.Stop()
+		}
+		return r
 	}
 	// A revocation that committed after the check above but before admit
 	// could not see this session: check again whenever one happened meanwhile.
@@ -159,9 +169,6 @@ func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
 	}
 	if g.Kind == ByToken {
 		a.creds.TouchGrant(g.User, g.ClientID)
-		if !g.Expires.IsZero() {
-			g.expiry = time.AfterFunc(time.Until(g.Expires), func() { a.revoker.Revoke(tokenCredential(g.ID)) })
-		}
 	} else {
 		a.creds.TouchKey(g.ID, cl.Net.Remote)
 	}

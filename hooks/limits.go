@@ -122,11 +122,10 @@ func (l *Limiter) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet
 	return pk
 }
 
-// checkRate disconnects a client whose credential publishes faster than its
-// rate (MQTT 5: DISCONNECT 0x96 "message rate too high") and returns the
-// error that drops its message; nil when it is within its rate.
-func (l *Limiter) checkRate(cl *mqtt.Client) error {
-	g := l.sessions.grant(cl)
+// checkRate disconnects a client whose credential (grant g) publishes faster
+// than its rate (MQTT 5: DISCONNECT 0x96 "message rate too high") and returns
+// the error that drops its message; nil when it is within its rate or has none.
+func (l *Limiter) checkRate(cl *mqtt.Client, g *Grant) error {
 	if g == nil || g.rate == nil || g.rate.allow() {
 		return nil
 	}

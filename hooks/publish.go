@@ -30,15 +30,14 @@ func (p *Publish) OnPublish(cl *mqtt.Client, pk *packets.Packet) error {
 	if cl.Net.Inline {
 		return nil
 	}
+	g := p.acl.sessions.grant(cl)
 	if pk.Properties.TopicAliasFlag {
-		if err := p.acl.allowPublish(cl, pk); err != nil {
+		if err := p.acl.allowPublish(g, pk); err != nil {
 			return err
 		}
 	}
-	if p.limiter.limits.PublishRate > 0 {
-		if err := p.limiter.checkRate(cl); err != nil {
-			return err
-		}
+	if err := p.limiter.checkRate(cl, g); err != nil {
+		return err
 	}
 	return p.recorder.record(cl, pk)
 }

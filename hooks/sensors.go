@@ -90,22 +90,13 @@ func sensorTopic(topic string) (prefix, leaf string, ok bool) {
 	return topic[:j], leaf, true
 }
 
-// publicRead reports whether filter (a topic, or a filter without wildcards)
-// is the data topic of a PUBLIC sensor: open to every authenticated reader.
-func (s *Sensors) publicRead(filter string) bool {
-	prefix, leaf, ok := sensorTopic(stripShare(filter))
-	if !ok || leaf != "data" {
-		return false
-	}
-	sn := s.lookup(prefix)
-	return sn != nil && sn.Visibility == storage.Public
-}
-
-// publicWrite reports whether topic is the control topic of a PUBLIC sensor,
-// open to every authenticated client with write permission.
-func (s *Sensors) publicWrite(topic string) bool {
-	prefix, leaf, ok := sensorTopic(topic)
-	if !ok || leaf != "message" {
+// public reports whether topic is owner/name/leaf of a PUBLIC sensor. Its
+// data topic is open to every authenticated reader (a filter without
+// wildcards, or a shared subscription to one, counts as the topic), its
+// message topic to every authenticated client with write permission.
+func (s *Sensors) public(topic, leaf string) bool {
+	prefix, l, ok := sensorTopic(topic)
+	if !ok || l != leaf {
 		return false
 	}
 	sn := s.lookup(prefix)

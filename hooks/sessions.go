@@ -17,7 +17,6 @@ type Sessions struct {
 	server  *mqtt.Server
 	limits  Limits
 	metrics *metrics.Metrics // nil: not counted
-	grants  sync.Map         // *mqtt.Client -> *Grant, for clients whose connection is no GrantSlot
 
 	// revocations counts revocations begun, so that a CONNECT racing one can
 	// tell and check its credential again.
@@ -47,44 +46,28 @@ func newSessions(server *mqtt.Server, limits Limits, m *metrics.Metrics) *Sessio
 	}
 }
 
-// GrantSlot is a connection that carries the grant of its session (the
-// broker's guarded connections are): the ACL, which runs on every publish and
-// delivery, then finds a grant with one atomic load instead of a map lookup.
+// GrantSlot is a connection that carries the grant of its session, as the
+// broker's guarded connections (TCP, TLS, WebSocket) do: the ACL, which runs
+// on every publish and delivery, finds a grant with one atomic load. A client
+// on any other connection is refused at CONNECT.
 type GrantSlot interface {
 	GrantSlot() *atomic.Pointer[Grant]
 }
 
+// slot returns where the client's grant is kept, or nil.
+func slot(cl *mqtt.Client) *atomic.Pointer[Grant] {
+	if c, ok := cl.Net.Conn.(GrantSlot); ok {
+		return c.GrantSlot()
+	}
+	return nil
+}
+
 // grant returns the client's grant, or nil. It takes no lock and allocates nothing.
 func (s *Sessions) grant(cl *mqtt.Client) *Grant {
-	if c, ok := cl.Net.Conn.(GrantSlot); ok {
-		return c.GrantSlot().Load()
+	if sl := slot(cl); sl != nil {
+		return sl.Load()
 	}
-	v, ok := s.grants.Load(cl)
-	if !ok {
-		return nil
-	}
-	return v.(*Grant)
-}
-
-// setGrant records the client's grant.
-func (s *Sessions) setGrant(cl *mqtt.Client, g *Grant) {
-	if c, ok := cl.Net.Conn.(GrantSlot); ok {
-		c.GrantSlot().Store(g)
-		return
-	}
-	s.grants.Store(cl, g)
-}
-
-// dropGrant removes and returns the client's grant, or nil.
-func (s *Sessions) dropGrant(cl *mqtt.Client) *Grant {
-	if c, ok := cl.Net.Conn.(GrantSlot); ok {
-		return c.GrantSlot().Swap(nil)
-	}
-	v, ok := s.grants.LoadAndDelete(cl)
-	if !ok {
-		return nil
-	}
-	return v.(*Grant)
+	return nil
 }
 
 // KeySessions returns how many live sessions use a key.
@@ -114,6 +97,7 @@ const (
 	admitted admission = iota
 	idTaken            // another user's session holds the client id
 	tooMany            // the credential has its limit of live sessions
+	noSlot             // the connection cannot carry a grant (not a GrantSlot)
 )
 
 // admit claims cl.ID for g.User and records the session, unless another
@@ -121,6 +105,10 @@ const (
 // persistent one awaiting its owner) or the credential (g.creds[0]) already
 // has its limit of live sessions. Nothing is recorded on refusal.
 func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
+	sl := slot(cl)
+	if sl == nil {
+		return noSlot
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.claims[cl.ID]
@@ -155,7 +143,7 @@ func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
 		}
 		g.rate = r
 	}
-	s.setGrant(cl, g)
+	sl.Store(g)
 	return admitted
 }
 
@@ -171,7 +159,10 @@ func (s *Sessions) holds(cl *mqtt.Client) bool {
 
 // forget removes a client object that will not be used again.
 func (s *Sessions) forget(cl *mqtt.Client) {
-	g := s.dropGrant(cl)
+	var g *Grant
+	if sl := slot(cl); sl != nil {
+		g = sl.Swap(nil)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g != nil {
