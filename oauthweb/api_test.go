@@ -207,7 +207,7 @@ func TestAPI_InternalErrorTellsNothing(t *testing.T) {
 		t.Fatalf("got %s", body)
 	}
 	b := env.browser("127.0.0.1")
-	b.c.Jar.SetCookies(mustURL(env.srv.URL), []*http.Cookie{{Name: sessionCookie, Value: "wkc_x"}})
+	b.c.Jar.SetCookies(mustURL(env.srv.URL), []*http.Cookie{{Name: sessionCookie, Value: "wkw_x"}})
 	res, page := b.get("/keys")
 	if res.StatusCode != 500 {
 		t.Errorf("page: %d, want 500", res.StatusCode)

@@ -214,7 +214,8 @@ var fakeKeyHash = HashSecret("no such key")
 
 // AuthenticateKey returns the key and its owner if password is the key's
 // password, else ErrBadCredentials (for an unknown id too). It compares in
-// constant time and reads no more than it must.
+// constant time and reads no more than it must. The key comes from the
+// authentication cache: its LastUsed and LastAddr may lag (Key has them).
 func (s *Store) AuthenticateKey(id, password string) (Key, User, error) {
 	ck, err := s.keyForAuth(id)
 	if errors.Is(err, ErrNotFound) {

@@ -105,13 +105,13 @@ func (t OAuthTokens) Create(_ context.Context, info oauth2.TokenInfo) error {
 			AccessCreateAt: info.GetAccessCreateAt(), AccessExpiresIn: info.GetAccessExpiresIn(),
 		}
 		idx := tx.Bucket(bucketTokenIndex)
-		if err := idx.Put(append([]byte{'a'}, r.AccessHash[:]...), []byte(r.ID)); err != nil {
+		if err := idx.Put(indexKey('a', r.AccessHash), []byte(r.ID)); err != nil {
 			return nil, err
 		}
 		if refresh := info.GetRefresh(); refresh != "" {
 			r.HasRefresh, r.RefreshHash = true, HashSecret(refresh)
 			r.RefreshCreateAt, r.RefreshExpiresIn = info.GetRefreshCreateAt(), info.GetRefreshExpiresIn()
-			if err := idx.Put(append([]byte{'r'}, r.RefreshHash[:]...), []byte(r.ID)); err != nil {
+			if err := idx.Put(indexKey('r', r.RefreshHash), []byte(r.ID)); err != nil {
 				return nil, err
 			}
 		}
@@ -175,7 +175,7 @@ func (t OAuthTokens) RemoveByCode(context.Context, string) error { return nil }
 func (t OAuthTokens) GetByAccess(_ context.Context, access string) (oauth2.TokenInfo, error) {
 	var ti oauth2.TokenInfo
 	err := t.s.view(func(tx *bolt.Tx) error {
-		r, err := recordByToken(tx, 'a', access)
+		r, err := recordByHash(tx, 'a', HashSecret(access))
 		if errors.Is(err, ErrNotFound) || (err == nil && r.AccessRevoked) {
 			return nil
 		}
@@ -197,7 +197,7 @@ func (t OAuthTokens) GetByRefresh(_ context.Context, refresh string) (oauth2.Tok
 	var ti oauth2.TokenInfo
 	replayed := false
 	err := t.s.update(func(tx *bolt.Tx) ([]Event, error) {
-		r, err := recordByToken(tx, 'r', refresh)
+		r, err := recordByHash(tx, 'r', HashSecret(refresh))
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil
 		}
@@ -235,7 +235,7 @@ func (t OAuthTokens) RemoveByRefresh(_ context.Context, refresh string) error {
 // mark changes the record of a token and returns the events the change makes.
 func (t OAuthTokens) mark(kind byte, token string, fn func(*tokenRecord) []Event) error {
 	err := t.s.update(func(tx *bolt.Tx) ([]Event, error) {
-		r, err := recordByToken(tx, kind, token)
+		r, err := recordByHash(tx, kind, HashSecret(token))
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil
 		}

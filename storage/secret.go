@@ -15,6 +15,7 @@ const (
 	PrefixAccessToken  = "wka_"
 	PrefixRefreshToken = "wkr_"
 	PrefixAuthCode     = "wkc_"
+	PrefixWebSession   = "wkw_" // the portal's session cookie
 )
 
 // secretBytes is the entropy of every secret wotkit makes: 256 bits.

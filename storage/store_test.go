@@ -297,15 +297,23 @@ func TestSweep_RemovesOnlyWhatCanNoLongerBeUsed(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("swept %d (%v), want the dead token and the expired code", n, err)
 	}
+	introspect := func(tok string) storage.TokenInfo {
+		t.Helper()
+		info, err := s.IntrospectToken(tok)
+		if err != nil {
+			t.Fatalf("introspect: %v", err)
+		}
+		return info
+	}
 	for _, tok := range []string{deadAccess, deadRefresh} {
-		if info, _ := s.IntrospectToken(tok); info.Kind != "" {
+		if info := introspect(tok); info.Kind != "" {
 			t.Errorf("dead token still stored: %+v", info)
 		}
 	}
-	if info, _ := s.IntrospectToken(liveRefresh); !info.Active {
+	if !introspect(liveRefresh).Active {
 		t.Error("a usable refresh token was swept")
 	}
-	if info, _ := s.IntrospectToken(oldAccess); info.Kind == "" {
+	if introspect(oldAccess).Kind == "" {
 		t.Error("the record of a usable refresh token was swept")
 	}
 	if _, err := s.AuthenticateToken(liveAccess); err != nil {

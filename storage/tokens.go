@@ -75,14 +75,16 @@ type codeRecord struct {
 	Used            bool          `json:"used"`
 }
 
-func indexKey(kind byte, token string) []byte {
-	h := HashSecret(token)
+// indexKey is the token index's key of an access ('a') or refresh ('r')
+// token with hash h (HashSecret of the token).
+func indexKey(kind byte, h [32]byte) []byte {
 	return append([]byte{kind}, h[:]...)
 }
 
-// recordByToken finds the record of an access ('a') or refresh ('r') token.
-func recordByToken(tx *bolt.Tx, kind byte, token string) (*tokenRecord, error) {
-	id := tx.Bucket(bucketTokenIndex).Get(indexKey(kind, token))
+// recordByHash finds the record of an access ('a') or refresh ('r') token by
+// its hash.
+func recordByHash(tx *bolt.Tx, kind byte, h [32]byte) (*tokenRecord, error) {
+	id := tx.Bucket(bucketTokenIndex).Get(indexKey(kind, h))
 	if id == nil {
 		return nil, ErrNotFound
 	}
@@ -125,11 +127,11 @@ func deleteTokenIDs(tx *bolt.Tx, match func(*tokenRecord) bool) ([]string, error
 		if err := b.Delete([]byte(r.ID)); err != nil {
 			return nil, err
 		}
-		if err := idx.Delete(append([]byte{'a'}, r.AccessHash[:]...)); err != nil {
+		if err := idx.Delete(indexKey('a', r.AccessHash)); err != nil {
 			return nil, err
 		}
 		if r.HasRefresh {
-			if err := idx.Delete(append([]byte{'r'}, r.RefreshHash[:]...)); err != nil {
+			if err := idx.Delete(indexKey('r', r.RefreshHash)); err != nil {
 				return nil, err
 			}
 		}
@@ -194,7 +196,7 @@ func (s *Store) accessTokenForAuth(token string) (*tokenRecord, error) {
 	var r *tokenRecord
 	err := s.view(func(tx *bolt.Tx) error {
 		var err error
-		r, err = recordByToken(tx, 'a', token)
+		r, err = recordByHash(tx, 'a', h)
 		return err
 	})
 	if err != nil {
@@ -220,9 +222,9 @@ type TokenInfo struct {
 // or revoked one is inactive.
 func (s *Store) IntrospectToken(token string) (TokenInfo, error) {
 	var info TokenInfo
-	now := time.Now()
+	now, h := time.Now(), HashSecret(token)
 	err := s.view(func(tx *bolt.Tx) error {
-		if r, err := recordByToken(tx, 'a', token); err == nil {
+		if r, err := recordByHash(tx, 'a', h); err == nil {
 			info = TokenInfo{Active: r.accessLive(now), Kind: "access_token", ID: r.ID, ClientID: r.ClientID,
 				User: r.UserID, Scope: r.Scope, IssuedAt: r.AccessCreateAt}
 			if r.AccessExpiresIn != 0 {
@@ -232,7 +234,7 @@ func (s *Store) IntrospectToken(token string) (TokenInfo, error) {
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		if r, err := recordByToken(tx, 'r', token); err == nil {
+		if r, err := recordByHash(tx, 'r', h); err == nil {
 			info = TokenInfo{Active: r.refreshLive(now), Kind: "refresh_token", ID: r.ID, ClientID: r.ClientID,
 				User: r.UserID, Scope: r.Scope, IssuedAt: r.RefreshCreateAt, ExpiresAt: r.refreshExpiry()}
 			return nil
@@ -252,8 +254,9 @@ func (s *Store) IntrospectToken(token string) (TokenInfo, error) {
 // or one of another client, is not an error and changes nothing (RFC 7009
 // section 2.2).
 func (s *Store) RevokeToken(clientID, token string) error {
+	h := HashSecret(token)
 	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
-		if r, err := recordByToken(tx, 'a', token); err == nil {
+		if r, err := recordByHash(tx, 'a', h); err == nil {
 			if r.ClientID != clientID || r.AccessRevoked {
 				return nil, nil
 			}
@@ -262,7 +265,7 @@ func (s *Store) RevokeToken(clientID, token string) error {
 		} else if !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
-		if r, err := recordByToken(tx, 'r', token); err == nil {
+		if r, err := recordByHash(tx, 'r', h); err == nil {
 			if r.ClientID != clientID {
 				return nil, nil
 			}

@@ -113,7 +113,6 @@ func (s *Store) flushTouches() {
 		}
 		return nil
 	})
-	s.auth.invalidate()
 	if err != nil {
 		slog.Error("write last-used times", "records", len(pending), "error", err)
 	}

@@ -10,9 +10,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// PrefixWebSession marks a web session token, the value of the portal's session cookie.
-const PrefixWebSession = "wkc_"
-
 // Web session lifetimes.
 const (
 	// WebSessionIdle is how long a web session lives unused.
