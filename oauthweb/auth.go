@@ -25,7 +25,6 @@ type principal struct {
 	User     storage.User
 	Via      string
 	Rights   storage.Scope
-	KeyID    string // when Via is viaKey
 	ClientID string // when Via is viaToken: the application the token was issued to
 }
 
@@ -130,21 +129,19 @@ func (b basicScheme) authenticate(c echo.Context) (principal, error) {
 			return principal{}, internalError(err)
 		}
 		b.p.store.TouchKey(k.ID, addr)
-		return principal{User: owner, Via: viaKey, Rights: keyRights(k.Permissions), KeyID: k.ID}, nil
+		return principal{User: owner, Via: viaKey, Rights: keyRights(k.Permissions)}, nil
 	case storage.ValidUserName(name):
-		if wait := b.p.throttleWait(name, addr); wait > 0 {
+		u, wait, err := b.p.checkPassword(name, password, addr)
+		if wait > 0 {
 			return principal{}, &httpError{Status: http.StatusTooManyRequests, Message: "too many failed logins",
 				Details: []string{fmt.Sprintf("try again in %s seconds", retryAfter(wait))}, RetryAfter: wait}
 		}
-		u, err := b.p.store.CheckPassword(name, password)
 		if errors.Is(err, storage.ErrBadCredentials) {
-			b.p.throttle.Fail(name, addr)
 			return principal{}, unauthorized("bad credentials")
 		}
 		if err != nil {
 			return principal{}, internalError(err)
 		}
-		b.p.throttle.Succeed(name)
 		return principal{User: u, Via: viaUser, Rights: storage.ScopeAll}, nil
 	}
 	return principal{}, unauthorized("bad credentials")

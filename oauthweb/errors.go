@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -89,7 +88,7 @@ func (p *Portal) handleError(err error, c echo.Context) {
 	}
 	h := c.Response().Header()
 	if he.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int((he.RetryAfter+time.Second-1)/time.Second)))
+		h.Set("Retry-After", retryAfter(he.RetryAfter))
 	}
 	var werr error
 	switch {

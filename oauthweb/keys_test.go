@@ -108,6 +108,9 @@ func TestKeyReset_NewPasswordOnceOldOneDead(t *testing.T) {
 	revoked := watchRevocations(t, env.store)
 	b := env.browser("127.0.0.1")
 	b.login("alice", "alice-password")
+	if res, body := b.get("/keys/" + id + "/reset-password"); res.StatusCode != 200 || !contains(body, "Reset the password") {
+		t.Fatalf("confirmation: %d", res.StatusCode)
+	}
 	if _, _, err := env.store.AuthenticateKey(id, old); err != nil {
 		t.Fatal("the confirmation page reset the password")
 	}

@@ -1,14 +1,11 @@
 package oauthweb
 
 import (
-	"errors"
 	"net"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/wotkit/wotkit/storage"
 )
 
 // healthz answers liveness probes.
@@ -44,14 +41,6 @@ func (p *Portal) mayReadMetrics(c echo.Context) bool {
 	if !ok {
 		return false
 	}
-	addr := c.RealIP()
-	if p.throttleWait(throttleAccount(name), addr) > 0 {
-		return false
-	}
-	u, err := p.store.CheckPassword(name, pw)
-	if errors.Is(err, storage.ErrBadCredentials) {
-		p.throttle.Fail(throttleAccount(name), addr)
-		return false
-	}
-	return err == nil && u.Admin
+	u, wait, err := p.checkPassword(name, pw, c.RealIP())
+	return wait == 0 && err == nil && u.Admin
 }

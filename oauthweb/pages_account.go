@@ -85,23 +85,21 @@ func (p *Portal) login(c echo.Context) error {
 	}
 	name := strings.TrimSpace(c.FormValue("username"))
 	form := accountForm{Username: name, Next: safeNext(c.FormValue("next"))}
-	addr, account := c.RealIP(), throttleAccount(name)
-	if wait := p.throttleWait(account, addr); wait > 0 {
+	addr := c.RealIP()
+	u, wait, err := p.checkPassword(name, c.FormValue("password"), addr)
+	if wait > 0 {
 		c.Response().Header().Set("Retry-After", retryAfter(wait))
 		form.Error = fmt.Sprintf("Too many failed logins. Try again in %s.", waitText(wait))
 		return p.render(c, http.StatusTooManyRequests, "login", form)
 	}
-	u, err := p.store.CheckPassword(name, c.FormValue("password"))
 	if errors.Is(err, storage.ErrBadCredentials) {
-		p.throttle.Fail(account, addr)
-		p.log.Info("login failed", "user", account, "addr", addr)
+		p.log.Info("login failed", "user", throttleAccount(name), "addr", addr)
 		form.Error = "Wrong user name or password."
 		return p.render(c, http.StatusOK, "login", form)
 	}
 	if err != nil {
 		return internalError(err)
 	}
-	p.throttle.Succeed(account)
 	if err := p.startSession(c, u.Name); err != nil {
 		return err
 	}
@@ -131,12 +129,17 @@ func (p *Portal) logout(c echo.Context) error {
 
 // retryAfter is a Retry-After value: whole seconds, rounded up.
 func retryAfter(d time.Duration) string {
-	return fmt.Sprint(int64((d + time.Second - 1) / time.Second))
+	return fmt.Sprint(waitSeconds(d))
+}
+
+// waitSeconds is d in whole seconds, rounded up.
+func waitSeconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
 }
 
 // waitText says how long d is, rounded up, for people.
 func waitText(d time.Duration) string {
-	secs := int64((d + time.Second - 1) / time.Second)
+	secs := waitSeconds(d)
 	switch {
 	case secs <= 1:
 		return "1 second"

@@ -28,14 +28,13 @@ func (p *Portal) changePassword(c echo.Context) error {
 	fail := func(status int, msg string) error {
 		return p.render(c, status, "password", passwordForm{Error: msg})
 	}
-	if wait := p.throttleWait(s.user.Name, addr); wait > 0 {
+	_, wait, err := p.checkPassword(s.user.Name, c.FormValue("current_password"), addr)
+	if wait > 0 {
 		c.Response().Header().Set("Retry-After", retryAfter(wait))
 		return fail(http.StatusTooManyRequests,
 			fmt.Sprintf("Too many wrong passwords. Try again in %s.", waitText(wait)))
 	}
-	_, err := p.store.CheckPassword(s.user.Name, c.FormValue("current_password"))
 	if errors.Is(err, storage.ErrBadCredentials) {
-		p.throttle.Fail(s.user.Name, addr)
 		return fail(http.StatusOK, "The current password is wrong.")
 	}
 	if err != nil {

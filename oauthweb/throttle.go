@@ -1,6 +1,7 @@
 package oauthweb
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -26,4 +27,23 @@ func (p *Portal) throttleWait(subject, addr string) time.Duration {
 		p.cfg.Metrics.Throttled("web")
 	}
 	return w
+}
+
+// checkPassword checks a user's own password behind the failed-login
+// throttle. A wait above zero means the name or address must still wait and
+// nothing was checked; storage.ErrBadCredentials counts a failure, and a good
+// password clears the name's count.
+func (p *Portal) checkPassword(name, password, addr string) (storage.User, time.Duration, error) {
+	account := throttleAccount(name)
+	if wait := p.throttleWait(account, addr); wait > 0 {
+		return storage.User{}, wait, nil
+	}
+	u, err := p.store.CheckPassword(name, password)
+	switch {
+	case errors.Is(err, storage.ErrBadCredentials):
+		p.throttle.Fail(account, addr)
+	case err == nil:
+		p.throttle.Succeed(account)
+	}
+	return u, 0, err
 }
