@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/wotkit/wotkit/admin"
 )
 
 // Broker names, as the table's columns show them.
@@ -157,12 +159,6 @@ func runCmd(ctx context.Context, stdin string, argv ...string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
-// keyCreated is what `wotkit key create --json` prints.
-type keyCreated struct {
-	KeyID       string `json:"key_id"`
-	KeyPassword string `json:"key_password"`
-}
-
 // wotkitSetup holds the credentials made in a wotkit data directory.
 type wotkitSetup struct {
 	bin    string
@@ -185,7 +181,7 @@ func setupWotkit(ctx context.Context, bin, data string) (*wotkitSetup, error) {
 		if err != nil {
 			return nil, err
 		}
-		var kc keyCreated
+		var kc admin.KeyCreated
 		if err := json.Unmarshal(out, &kc); err != nil {
 			return nil, fmt.Errorf("key create output: %w", err)
 		}
@@ -195,9 +191,7 @@ func setupWotkit(ctx context.Context, bin, data string) (*wotkitSetup, error) {
 			if err != nil {
 				return nil, err
 			}
-			var ac struct {
-				ClientID string `json:"client_id"`
-			}
+			var ac admin.AppCreated
 			if err := json.Unmarshal(out, &ac); err != nil {
 				return nil, fmt.Errorf("app create output: %w", err)
 			}
@@ -242,7 +236,7 @@ func startWotkit(ctx context.Context, ws *wotkitSetup, name, data, cpus, logFile
 		if err != nil {
 			return Cred{}, nil, err
 		}
-		var kc keyCreated
+		var kc admin.KeyCreated
 		if err := json.Unmarshal(out, &kc); err != nil {
 			return Cred{}, nil, fmt.Errorf("key create output: %w", err)
 		}

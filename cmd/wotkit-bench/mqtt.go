@@ -20,7 +20,6 @@ const (
 	typePuback     = 4
 	typeSubscribe  = 8
 	typeSuback     = 9
-	typePingresp   = 13
 	typeDisconnect = 14
 )
 
@@ -155,11 +154,10 @@ func readPacket(r *bufio.Reader, buf *[]byte) (packet, error) {
 	return packet{header: h, body: body}, nil
 }
 
-// publish is a decoded PUBLISH; topic and payload alias the packet body.
+// publish is a decoded PUBLISH; payload aliases the packet body.
 type publish struct {
 	qos     byte
 	id      uint16
-	topic   []byte
 	payload []byte
 }
 
@@ -175,7 +173,6 @@ func decodePublish(p packet) (publish, error) {
 	if len(b) < off {
 		return pub, fmt.Errorf("%w: short topic", errMalformed)
 	}
-	pub.topic = b[2:off]
 	if pub.qos > 0 {
 		if len(b) < off+2 {
 			return pub, fmt.Errorf("%w: no packet id", errMalformed)
@@ -185,12 +182,4 @@ func decodePublish(p packet) (publish, error) {
 	}
 	pub.payload = b[off:]
 	return pub, nil
-}
-
-// ackID returns the packet id of a PUBACK or SUBACK.
-func ackID(p packet) (uint16, error) {
-	if len(p.body) < 2 {
-		return 0, fmt.Errorf("%w: short ack", errMalformed)
-	}
-	return binary.BigEndian.Uint16(p.body), nil
 }

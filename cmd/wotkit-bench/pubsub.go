@@ -507,10 +507,9 @@ func (r *pubSubRun) errOr(err error) error {
 
 // drain waits until every expected message and acknowledgement arrived, or Drain passed.
 func (r *pubSubRun) drain(ctx context.Context) {
-	var sent, acked int64
+	var sent int64
 	for _, p := range r.pubs {
 		sent += p.sent.Load()
-		acked += p.acked.Load()
 	}
 	expected := sent * int64(r.cfg.Subscribers)
 	deadline := time.Now().Add(r.cfg.Drain)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,17 +16,17 @@ import (
 	"github.com/wotkit/wotkit/storage"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// browserContext starts a headless chromium with a fresh profile. Without
-// chromium the test is skipped, except in CI (CI set), where it must run.
+// browserContext starts a headless chromium (the one make test installs,
+// found in PATH) with a fresh profile. Without chromium the test is skipped,
+// except in CI (CI set, as .ci/run does), where it must run.
 func browserContext(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
+	chromiumPath, err := exec.LookPath("chromium")
+	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("the browser tests need %s in CI (make test installs it): %v", chromiumPath, err)
+			t.Fatalf("the browser tests need chromium in CI (make test installs it): %v", err)
 		}
-		t.Skipf("no %s: install Debian's chromium to run the browser tests", chromiumPath)
+		t.Skipf("no chromium in PATH: install Debian's chromium to run the browser tests")
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath),
