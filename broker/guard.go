@@ -41,18 +41,17 @@ var (
 )
 
 const (
-	defaultConnectTimeout = 10 * time.Second
-	maxRemainingLength    = 268435455                  // largest value of the 4-byte remaining-length varint
-	maxMQTTPacketSize     = 1 + 4 + maxRemainingLength // fixed header byte, varint, body
-	minReadBuffer         = 512                        // the read buffer of a connection that sends little
-	maxReadAhead          = 4096                       // the read buffer grows to this while reads keep filling it
-	bodyReadChunk         = 64 << 10                   // the buffer grows at most this far ahead of received bytes
+	maxRemainingLength = 268435455                  // largest value of the 4-byte remaining-length varint
+	maxMQTTPacketSize  = 1 + 4 + maxRemainingLength // fixed header byte, varint, body
+	minReadBuffer      = 512                        // the read buffer of a connection that sends little
+	maxReadAhead       = 4096                       // the read buffer grows to this while reads keep filling it
+	bodyReadChunk      = 64 << 10                   // the buffer grows at most this far ahead of received bytes
 )
 
 // withDefaults returns cfg with zero values replaced by their defaults.
 func (cfg GuardConfig) withDefaults() GuardConfig {
 	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = defaultConnectTimeout
+		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
 	if cfg.MaxPacketSize == 0 {
 		cfg.MaxPacketSize = maxMQTTPacketSize

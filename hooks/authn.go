@@ -96,9 +96,6 @@ func (a *Authn) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		return nil
 	}
 	a.sessions.metrics.ConnectRefused(r.label)
-	if r.label == "throttled" {
-		a.sessions.metrics.Throttled("mqtt")
-	}
 	a.log.Info("mqtt connect refused", "reason", r.reason, "user_name", loggable(cl.Properties.Username),
 		"client", cl.ID, "remote", cl.Net.Remote)
 	code := packets.Code{Code: r.v3}
@@ -127,6 +124,7 @@ func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
 		authenticate, subject = a.token, ""
 	}
 	if wait := a.throttle.Wait(subject, cl.Net.Remote); wait > 0 {
+		a.sessions.metrics.Throttled("mqtt")
 		return refuseThrottled(wait)
 	}
 	g, r := authenticate(user, pass)

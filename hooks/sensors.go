@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,11 +59,7 @@ func (s *Sensors) lookup(prefix string) *storage.Sensor {
 func (s *Sensors) set(owner, name string, sn *storage.Sensor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := *s.current.Load()
-	m := make(map[string]*storage.Sensor, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
+	m := maps.Clone(*s.current.Load())
 	if sn == nil {
 		delete(m, owner+"/"+name)
 	} else {
@@ -114,9 +111,6 @@ type Recorder struct {
 // NewRecorder returns the recorder of sensor readings.
 func NewRecorder(sensors *Sensors) *Recorder { return &Recorder{sensors: sensors} }
 
-// errPayloadFormat is MQTT 5's 0x99 "payload format invalid".
-const errPayloadFormat = 0x99
-
 // record stores a reading published to a known sensor's data topic and
 // returns the refusal for one it cannot store; other topics pass.
 func (r *Recorder) record(cl *mqtt.Client, pk *packets.Packet) error {
@@ -151,7 +145,7 @@ func (r *Recorder) record(cl *mqtt.Client, pk *packets.Packet) error {
 	if perr := server.Publish(sn.Owner+"/errors", []byte(msg), false, 0); perr != nil {
 		server.Log.Warn("publish sensor error", "sensor", sn.GlobalName(), "error", perr)
 	}
-	return refuse(cl, pk, errPayloadFormat, msg)
+	return refuse(cl, pk, packets.ErrPayloadFormatInvalid.Code, msg)
 }
 
 // refuse stops a publish: an MQTT 5 client sending QoS 1 or 2 gets a PUBACK

@@ -1,6 +1,8 @@
 package hooks
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -113,7 +115,7 @@ func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
 	defer s.mu.Unlock()
 	c := s.claims[cl.ID]
 	if c != nil {
-		c.clients = prune(c.clients, s.holds)
+		c.clients = slices.DeleteFunc(c.clients, func(x *mqtt.Client) bool { return !s.holds(x) })
 		if len(c.clients) > 0 && c.user != g.User {
 			return idTaken
 		}
@@ -178,7 +180,7 @@ func (s *Sessions) forget(cl *mqtt.Client) {
 		}
 	}
 	if c := s.claims[cl.ID]; c != nil {
-		c.clients = prune(c.clients, func(x *mqtt.Client) bool { return x != cl })
+		c.clients = slices.DeleteFunc(c.clients, func(x *mqtt.Client) bool { return x == cl })
 		if len(c.clients) == 0 {
 			delete(s.claims, cl.ID)
 		}
@@ -191,21 +193,5 @@ func (s *Sessions) take(credential string) []*mqtt.Client {
 	set := s.byCred[credential]
 	delete(s.byCred, credential)
 	s.mu.Unlock()
-	clients := make([]*mqtt.Client, 0, len(set))
-	for cl := range set {
-		clients = append(clients, cl)
-	}
-	return clients
-}
-
-// prune keeps the clients for which keep is true, in place.
-func prune(clients []*mqtt.Client, keep func(*mqtt.Client) bool) []*mqtt.Client {
-	out := clients[:0]
-	for _, cl := range clients {
-		if keep(cl) {
-			out = append(out, cl)
-		}
-	}
-	clear(clients[len(out):])
-	return out
+	return slices.Collect(maps.Keys(set))
 }
