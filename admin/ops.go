@@ -58,11 +58,8 @@ var operations = map[string]operation{
 		return userInfo(u), err
 	},
 	"user.passwd": func(s *storage.Store, r Request) (any, error) {
-		if err := s.SetPassword(r.User, r.Password); err != nil {
-			return nil, err
-		}
 		// A new password ends every web session signed in with the old one.
-		_, err := s.DeleteWebSessionsOf(r.User, "")
+		_, err := s.SetPassword(r.User, r.Password, "")
 		return nil, err
 	},
 	"user.list": func(s *storage.Store, _ Request) (any, error) {

@@ -47,10 +47,7 @@ func (p *Portal) changePassword(c echo.Context) error {
 	if next != c.FormValue("new_password_again") {
 		return fail(http.StatusBadRequest, "The two new passwords differ.")
 	}
-	if err := p.store.SetPassword(s.user.Name, next); err != nil {
-		return internalError(err)
-	}
-	ended, err := p.store.DeleteWebSessionsOf(s.user.Name, s.token)
+	ended, err := p.store.SetPassword(s.user.Name, next, s.token)
 	if err != nil {
 		return internalError(err)
 	}

@@ -6,8 +6,6 @@ type EventKind int
 const (
 	// KeyRevoked: a key was deleted or its password reset; sessions that used it must end.
 	KeyRevoked EventKind = iota + 1
-	// UserPasswordChanged: a user's own password changed; their web sessions may need to end.
-	UserPasswordChanged
 	// GrantRevoked: a user revoked an application's grant; its tokens for that user are gone.
 	GrantRevoked
 	// AppDeleted: an application was deleted with all its grants and tokens.

@@ -205,7 +205,7 @@ func TestUsers_NamesAndPasswords(t *testing.T) {
 			t.Errorf("CheckPassword(%q): %v, want ErrBadCredentials", c[0], err)
 		}
 	}
-	if err := s.SetPassword("alice", "a new password"); err != nil {
+	if _, err := s.SetPassword("alice", "a new password", ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CheckPassword("alice", "correct horse battery"); !errors.Is(err, storage.ErrBadCredentials) {
@@ -235,7 +235,7 @@ func TestEvents_PublishedAfterCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	if err := s.SetPassword("alice", "another password"); err != nil {
+	if _, err := s.SetPassword("alice", "another password", ""); err != nil {
 		t.Fatal(err)
 	}
 	if len(seen) != 1 || seen[0].Kind != storage.KeyRevoked || seen[0].User != "alice" || seen[0].KeyID != k.ID {

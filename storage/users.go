@@ -98,15 +98,18 @@ func (s *Store) User(name string) (User, error) {
 // Users returns every account, ordered by name.
 func (s *Store) Users() ([]User, error) { return listJSON[User](s, bucketUsers, "user") }
 
-// SetPassword replaces a user's password.
-func (s *Store) SetPassword(name, password string) error {
+// SetPassword replaces a user's password and, in the same transaction, ends
+// every web session signed in with the old one except the session whose
+// token is keep (empty keeps none). It returns how many sessions ended.
+func (s *Store) SetPassword(name, password, keep string) (int, error) {
 	if err := ValidatePassword(password); err != nil {
-		return fmt.Errorf("set password: %w", err)
+		return 0, fmt.Errorf("set password: %w", err)
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.bcryptCost)
 	if err != nil {
-		return fmt.Errorf("set password: hash: %w", err)
+		return 0, fmt.Errorf("set password: hash: %w", err)
 	}
+	ended := 0
 	err = s.update(func(tx *bolt.Tx) ([]Event, error) {
 		b := tx.Bucket(bucketUsers)
 		var u User
@@ -114,12 +117,16 @@ func (s *Store) SetPassword(name, password string) error {
 			return nil, fmt.Errorf("user %q: %w", name, err)
 		}
 		u.PasswordHash = hash
-		return []Event{{Kind: UserPasswordChanged, User: name}}, putJSON(b, name, u)
+		if err := putJSON(b, name, u); err != nil {
+			return nil, err
+		}
+		ended, err = deleteWebSessionsOf(tx, name, keep)
+		return nil, err
 	})
 	if err != nil {
-		return fmt.Errorf("set password: %w", err)
+		return 0, fmt.Errorf("set password: %w", err)
 	}
-	return nil
+	return ended, nil
 }
 
 // CheckPassword returns the user if password is theirs, else ErrBadCredentials

@@ -138,40 +138,32 @@ func (s *Store) deleteWebSession(hash [32]byte) error {
 	})
 }
 
-// DeleteWebSessionsOf signs user out everywhere except in the session whose
-// token is keep (empty keeps none), and returns how many sessions ended.
-func (s *Store) DeleteWebSessionsOf(user, keep string) (int, error) {
+// deleteWebSessionsOf signs user out everywhere except in the session whose
+// token is keep (empty keeps none), in tx, and returns how many sessions ended.
+func deleteWebSessionsOf(tx *bolt.Tx, user, keep string) (int, error) {
 	keepHash := HashSecret(keep)
-	n := 0
-	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
-		b := tx.Bucket(bucketWebSessions)
-		prefix := webSessionIndex(user, nil)
-		var ended [][]byte
-		c := b.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			hash := k[len(prefix):]
-			if keep != "" && bytes.Equal(hash, keepHash[:]) {
-				continue
-			}
-			ended = append(ended, bytes.Clone(k))
+	b := tx.Bucket(bucketWebSessions)
+	prefix := webSessionIndex(user, nil)
+	var ended [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		hash := k[len(prefix):]
+		if keep != "" && bytes.Equal(hash, keepHash[:]) {
+			continue
 		}
-		for _, k := range ended {
-			var hash [32]byte
-			copy(hash[:], k[len(prefix):])
-			if err := b.Delete(webSessionKey(hash)); err != nil {
-				return nil, err
-			}
-			if err := b.Delete(k); err != nil {
-				return nil, err
-			}
-		}
-		n = len(ended)
-		return nil, nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("delete web sessions of %q: %w", user, err)
+		ended = append(ended, bytes.Clone(k))
 	}
-	return n, nil
+	for _, k := range ended {
+		var hash [32]byte
+		copy(hash[:], k[len(prefix):])
+		if err := b.Delete(webSessionKey(hash)); err != nil {
+			return 0, err
+		}
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(ended), nil
 }
 
 // PurgeWebSessions removes every expired web session and returns how many.

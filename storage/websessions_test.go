@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -109,7 +110,7 @@ func TestWebSession_ExpiredIsGoneAndRemoved(t *testing.T) {
 	if _, err := s.WebSession(token); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("expired session: %v, want ErrNotFound", err)
 	}
-	if n, _ := s.DeleteWebSessionsOf("alice", ""); n != 0 {
+	if n := indexedSessions(t, s, "alice"); n != 0 {
 		t.Fatalf("expired session left %d records behind", n)
 	}
 }
@@ -128,13 +129,14 @@ func TestWebSession_UseExtendsIdleExpiry(t *testing.T) {
 	}
 }
 
-func TestWebSession_DeleteAllOfUserButOne(t *testing.T) {
+// A new password ends the user's other web sessions, in its transaction.
+func TestWebSession_NewPasswordEndsAllOfUserButOne(t *testing.T) {
 	s := openWebSessionStore(t)
 	keep, _, _ := s.CreateWebSession("alice")
 	other1, _, _ := s.CreateWebSession("alice")
 	other2, _, _ := s.CreateWebSession("alice")
 	bobs, _, _ := s.CreateWebSession("bobby")
-	n, err := s.DeleteWebSessionsOf("alice", keep)
+	n, err := s.SetPassword("alice", "a new password", keep)
 	if err != nil || n != 2 {
 		t.Fatalf("ended %d, %v; want 2", n, err)
 	}
@@ -148,8 +150,8 @@ func TestWebSession_DeleteAllOfUserButOne(t *testing.T) {
 			t.Errorf("session that should stay: %v", err)
 		}
 	}
-	if n, _ := s.DeleteWebSessionsOf("alice", ""); n != 1 {
-		t.Fatalf("empty keep ended %d, want 1", n)
+	if n, err := s.SetPassword("alice", "another password", ""); err != nil || n != 1 {
+		t.Fatalf("empty keep ended %d (%v), want 1", n, err)
 	}
 }
 
@@ -165,7 +167,25 @@ func TestWebSession_PurgeRemovesOnlyExpired(t *testing.T) {
 	if _, err := s.WebSession(live); err != nil {
 		t.Fatalf("live session purged: %v", err)
 	}
-	if n, _ := s.DeleteWebSessionsOf("bobby", ""); n != 0 {
+	if n := indexedSessions(t, s, "bobby"); n != 0 {
 		t.Fatalf("purge left bobby's index behind (%d)", n)
 	}
+}
+
+// indexedSessions counts the user's web sessions in the index.
+func indexedSessions(t *testing.T, s *Store, user string) int {
+	t.Helper()
+	n := 0
+	err := s.view(func(tx *bolt.Tx) error {
+		prefix := webSessionIndex(user, nil)
+		c := tx.Bucket(bucketWebSessions).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
