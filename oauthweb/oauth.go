@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -173,37 +174,38 @@ func (p *Portal) oauthRoutes(e *echo.Echo) {
 // requireClient authenticates the client of a token, revocation or
 // introspection request: HTTP Basic, whose parts are form-urlencoded (RFC
 // 6749 section 2.3.1), or client_id and client_secret in the form; never both.
-func (o *oauthServer) requireClient(c echo.Context) (storage.App, *oauthError) {
+// It returns the application and the secret it authenticated with.
+func (o *oauthServer) requireClient(c echo.Context) (storage.App, string, *oauthError) {
 	r := c.Request()
 	id, secret, basic := r.BasicAuth()
 	formID := c.FormValue("client_id")
 	if basic {
 		if r.PostForm.Has("client_secret") {
-			return storage.App{}, errInvalidRequest("use one client authentication method, not Basic and client_secret both")
+			return storage.App{}, "", errInvalidRequest("use one client authentication method, not Basic and client_secret both")
 		}
 		var err1, err2 error
-		id, err1 = urlUnescape(id)
-		secret, err2 = urlUnescape(secret)
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
 		if err1 != nil || err2 != nil {
-			return storage.App{}, errInvalidClient
+			return storage.App{}, "", errInvalidClient
 		}
 		if formID != "" && formID != id {
-			return storage.App{}, errInvalidRequest("client_id differs from the authenticated client")
+			return storage.App{}, "", errInvalidRequest("client_id differs from the authenticated client")
 		}
 	} else {
 		id, secret = formID, c.FormValue("client_secret")
 	}
 	if id == "" {
-		return storage.App{}, errInvalidClient
+		return storage.App{}, "", errInvalidClient
 	}
 	app, err := o.store.AuthenticateClient(id, secret)
 	if err != nil {
 		if !errors.Is(err, storage.ErrBadCredentials) {
 			o.log.Error("authenticate client", "client_id", id, "error", err)
 		}
-		return storage.App{}, errInvalidClient
+		return storage.App{}, "", errInvalidClient
 	}
-	return app, nil
+	return app, secret, nil
 }
 
 // formOnly refuses parameters that arrive more than once (RFC 6749 section 3.2).

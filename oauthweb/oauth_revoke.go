@@ -56,7 +56,7 @@ func (o *oauthServer) clientToken(c echo.Context) (storage.App, string, *oauthEr
 	if e := formOnly(c, "token", "token_type_hint"); e != nil {
 		return storage.App{}, "", e
 	}
-	app, e := o.requireClient(c)
+	app, _, e := o.requireClient(c)
 	if e != nil {
 		return storage.App{}, "", e
 	}

@@ -2,7 +2,6 @@ package oauthweb
 
 import (
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/go-oauth2/oauth2/v4"
@@ -48,7 +47,7 @@ func (p *Portal) grant(c echo.Context) (oauth2.TokenInfo, *oauthError) {
 	if e := formOnly(c, "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "client_id", "client_secret"); e != nil {
 		return nil, e
 	}
-	app, e := o.requireClient(c)
+	app, secret, e := o.requireClient(c)
 	if e != nil {
 		return nil, e
 	}
@@ -61,7 +60,7 @@ func (p *Portal) grant(c echo.Context) (oauth2.TokenInfo, *oauthError) {
 			return nil, errInvalidRequest("code is required")
 		}
 		ti, err = o.mgr.GenerateAccessToken(ctx, oauth2.AuthorizationCode, &oauth2.TokenGenerateRequest{
-			ClientID: app.ClientID, ClientSecret: clientSecret(c), Code: c.FormValue("code"),
+			ClientID: app.ClientID, ClientSecret: secret, Code: c.FormValue("code"),
 			RedirectURI: c.FormValue("redirect_uri"), CodeVerifier: c.FormValue("code_verifier"), Request: c.Request(),
 		})
 	case "refresh_token":
@@ -70,7 +69,7 @@ func (p *Portal) grant(c echo.Context) (oauth2.TokenInfo, *oauthError) {
 			return nil, e
 		}
 		ti, err = o.mgr.RefreshAccessToken(ctx, &oauth2.TokenGenerateRequest{
-			ClientID: app.ClientID, ClientSecret: clientSecret(c), Refresh: c.FormValue("refresh_token"),
+			ClientID: app.ClientID, ClientSecret: secret, Refresh: c.FormValue("refresh_token"),
 			Scope: scope, Request: c.Request(),
 		})
 	case "":
@@ -87,19 +86,6 @@ func (p *Portal) grant(c echo.Context) (oauth2.TokenInfo, *oauthError) {
 	}
 	return ti, nil
 }
-
-// clientSecret is the secret the client authenticated with, for go-oauth2's
-// own check (it verifies in constant time through the store).
-func clientSecret(c echo.Context) string {
-	if _, secret, ok := c.Request().BasicAuth(); ok {
-		s, _ := urlUnescape(secret)
-		return s
-	}
-	return c.FormValue("client_secret")
-}
-
-// urlUnescape decodes a Basic credential part (RFC 6749 section 2.3.1).
-func urlUnescape(s string) (string, error) { return url.QueryUnescape(s) }
 
 // refreshScope checks a refresh request before the token is consumed: the
 // refresh token must belong to the authenticated client (go-oauth2 does not
