@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -41,11 +40,6 @@ type KeyCreated struct {
 type AppCreated struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret,omitempty"`
-}
-
-// Caller runs an operation by name: Local on the file, Client over the socket.
-type Caller interface {
-	Call(ctx context.Context, op string, req Request, out any) error
 }
 
 // operation runs one named operation on the store.

@@ -18,11 +18,12 @@ import (
 // dbName is the database file's name in the data directory.
 const dbName = "wotkit.db"
 
-// withAdmin runs fn against the running server's admin socket when one
-// answers in dataDir, and otherwise against the database file itself.
-func withAdmin(ctx context.Context, dataDir string, fn func(admin.Caller) error) error {
+// callAdmin runs the admin operation op with req, decoding its answer into
+// out (nil: none), on the running server's admin socket when one answers,
+// else on the data file itself.
+func callAdmin(ctx context.Context, dataDir, op string, req admin.Request, out any) error {
 	if c, ok := admin.Dial(ctx, dataDir); ok {
-		return fn(c)
+		return c.Call(ctx, op, req, out)
 	}
 	store, err := storage.Open(filepath.Join(dataDir, dbName), storage.Options{})
 	if errors.Is(err, storage.ErrLocked) {
@@ -31,7 +32,7 @@ func withAdmin(ctx context.Context, dataDir string, fn func(admin.Caller) error)
 	if err != nil {
 		return err
 	}
-	ferr := fn(admin.Local{Store: store})
+	ferr := admin.Local{Store: store}.Call(ctx, op, req, out)
 	if err := store.Close(); err != nil && ferr == nil {
 		return err
 	}
@@ -78,14 +79,14 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			op, verb = "user.passwd", "password changed"
 		}
 		req := admin.Request{User: pos[0], Password: pw, Admin: *isAdmin}
-		if err := withAdmin(ctx, *data, func(c admin.Caller) error { return c.Call(ctx, op, req, nil) }); err != nil {
+		if err := callAdmin(ctx, *data, op, req, nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "user %s: %s\n", pos[0], verb)
 		return nil
 	case "list":
 		var users []admin.UserInfo
-		if err := withAdmin(ctx, *data, func(c admin.Caller) error { return c.Call(ctx, "user.list", admin.Request{}, &users) }); err != nil {
+		if err := callAdmin(ctx, *data, "user.list", admin.Request{}, &users); err != nil {
 			return err
 		}
 		return printList(stdout, *asJSON, users, "NAME\tADMIN\tCREATED", func(u admin.UserInfo) string {
@@ -112,9 +113,7 @@ func keyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: wotkit key %s takes one argument", errUsage, args[0])
 	}
-	call := func(op string, req admin.Request, out any) error {
-		return withAdmin(ctx, *data, func(c admin.Caller) error { return c.Call(ctx, op, req, out) })
-	}
+	call := func(op string, req admin.Request, out any) error { return callAdmin(ctx, *data, op, req, out) }
 	switch args[0] {
 	case "create":
 		perm := storage.ReadWrite
@@ -175,9 +174,7 @@ func appCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	call := func(op string, req admin.Request, out any) error {
-		return withAdmin(ctx, *data, func(c admin.Caller) error { return c.Call(ctx, op, req, out) })
-	}
+	call := func(op string, req admin.Request, out any) error { return callAdmin(ctx, *data, op, req, out) }
 	switch args[0] {
 	case "create":
 		if len(pos) != 1 {
@@ -235,7 +232,7 @@ func backupCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return fmt.Errorf("backup path: %w", err)
 	}
-	if err := withAdmin(ctx, *data, func(c admin.Caller) error { return c.Call(ctx, "backup", admin.Request{Path: path}, nil) }); err != nil {
+	if err := callAdmin(ctx, *data, "backup", admin.Request{Path: path}, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "backup written to %s\n", path)
