@@ -181,7 +181,7 @@ func (s *Sensors) HandleEvent(e storage.Event) {
 			return
 		}
 		s.set(e.User, e.Sensor, &sn)
-		if !e.Public {
+		if sn.Visibility != storage.Public {
 			s.dropOtherReaders(e.User, e.Sensor)
 		}
 	case storage.SensorDeleted:

@@ -12,7 +12,7 @@ const (
 	AppDeleted
 	// TokensRevoked: access tokens were revoked (RFC 7009, or a replayed code or refresh token).
 	TokensRevoked
-	// SensorChanged: a sensor was created or changed; Public says whether others may read it now.
+	// SensorChanged: a sensor was created or changed.
 	SensorChanged
 	// SensorDeleted: a sensor and its data were deleted.
 	SensorDeleted
@@ -26,7 +26,6 @@ type Event struct {
 	ClientID string   // for GrantRevoked and AppDeleted
 	TokenIDs []string // for TokensRevoked
 	Sensor   string   // the sensor's name, for SensorChanged and SensorDeleted (User is its owner)
-	Public   bool     // for SensorChanged
 }
 
 // Watch registers fn to be called, in the writer's goroutine, with every event

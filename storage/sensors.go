@@ -194,7 +194,7 @@ func (s *Store) CreateSensor(sn Sensor) (Sensor, error) {
 }
 
 func sensorEvent(sn Sensor) Event {
-	return Event{Kind: SensorChanged, User: sn.Owner, Sensor: sn.Name, Public: sn.Visibility == Public}
+	return Event{Kind: SensorChanged, User: sn.Owner, Sensor: sn.Name}
 }
 
 // Sensor returns the sensor name of owner.
@@ -276,6 +276,9 @@ func (s *Store) DeleteSensor(owner, name string) error {
 			return nil, err
 		}
 		if err := tx.Bucket(bucketSensorData).DeleteBucket(idKey(sn.ID)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+			return nil, err
+		}
+		if err := tx.Bucket(bucketSensorCounts).Delete(idKey(sn.ID)); err != nil {
 			return nil, err
 		}
 		return []Event{{Kind: SensorDeleted, User: owner, Sensor: name}}, nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wotkit/wotkit/storage"
@@ -184,5 +185,41 @@ func TestSensorData_ReadingsThatAgeOutAreTrimmed(t *testing.T) {
 	}
 	if rs := mustData(t, s, sn.ID, storage.DataQuery{}); len(rs) != 1 || rs[0].Values["value"] != 2.0 {
 		t.Fatalf("kept %+v, want only the recent reading", rs)
+	}
+}
+
+// Deleting a sensor deletes all it kept: its readings and their count.
+func TestSensors_DeleteLeavesNoReadingsBehind(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wotkit.db")
+	s := open(t, path)
+	if _, err := s.CreateUser(storage.NewUser{Name: "alice", Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	sn, err := s.CreateSensor(storage.Sensor{Owner: "alice", Name: "weather"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordSync(context.Background(), sn.ID, storage.Reading{Timestamp: time.Now(), Values: map[string]any{"value": 1.0}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSensor("alice", "weather"); err != nil {
+		t.Fatal(err)
+	}
+	closeStore(t, s)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		for _, name := range []string{"sensor_data", "sensor_data_counts"} {
+			if n := tx.Bucket([]byte(name)).Stats().KeyN; n != 0 {
+				t.Errorf("%s keeps %d entries of the deleted sensor", name, n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
