@@ -50,11 +50,7 @@ func (s *Store) CreateWebSession(user string) (string, WebSession, error) {
 			return nil, fmt.Errorf("user %q: %w", user, ErrNotFound)
 		}
 		b := tx.Bucket(bucketWebSessions)
-		data, err := json.Marshal(ws)
-		if err != nil {
-			return nil, fmt.Errorf("encode web session: %w", err)
-		}
-		if err := b.Put(webSessionKey(hash), data); err != nil {
+		if err := putJSON(b, string(webSessionKey(hash)), ws); err != nil {
 			return nil, err
 		}
 		return nil, b.Put(webSessionIndex(user, hash[:]), nil)
@@ -99,11 +95,7 @@ func (s *Store) WebSession(token string) (WebSession, error) {
 		}
 		cur.Expires = next
 		ws = cur
-		data, err := json.Marshal(cur)
-		if err != nil {
-			return nil, fmt.Errorf("encode web session: %w", err)
-		}
-		return nil, b.Put(webSessionKey(hash), data)
+		return nil, putJSON(b, string(webSessionKey(hash)), cur)
 	})
 	if err != nil {
 		return WebSession{}, fmt.Errorf("web session: extend: %w", err)
@@ -202,12 +194,5 @@ func (s *Store) PurgeWebSessions() (int, error) {
 }
 
 func getWebSession(b *bolt.Bucket, hash [32]byte, ws *WebSession) error {
-	data := b.Get(webSessionKey(hash))
-	if data == nil {
-		return ErrNotFound
-	}
-	if err := json.Unmarshal(data, ws); err != nil {
-		return fmt.Errorf("decode web session: %w", err)
-	}
-	return nil
+	return getJSON(b, string(webSessionKey(hash)), ws)
 }
