@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	paho3 "github.com/eclipse/paho.mqtt.golang"
+	mqtt "github.com/mochi-mqtt/server/v2"
 
 	"github.com/wotkit/wotkit/broker"
 	"github.com/wotkit/wotkit/hooks"
@@ -289,4 +291,101 @@ func pahoClient(b *testing.B, addr, id string) paho3.Client {
 	}
 	b.Cleanup(func() { c.Disconnect(0) })
 	return c
+}
+
+// TestTurns_OneBrokerAtATime: two runs against two brokers take turns. While
+// one has its turn the other broker receives and sends nothing; a turn ends
+// only once everything it sent has arrived, so the messages it counts are
+// exactly those its broker delivered in the turn; and every message of every
+// turn and warm-up is received once by each subscriber.
+func TestTurns_OneBrokerAtATime(t *testing.T) {
+	var servers [2]*mqtt.Server
+	runs := make([]PubSubConfig, 2)
+	for i := range servers {
+		m, err := startBareMochi("127.0.0.1:0", 0, quietLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = m.close() })
+		servers[i] = m.server
+		runs[i] = PubSubConfig{Addr: m.addr.String(), Users: mochiCreds()[:2], Publishers: 2, Subscribers: 2,
+			Window: 50, Drain: testTimeout, IDPrefix: fmt.Sprintf("turns%d", i), Tag: uint32(20 + i)}
+	}
+	counts := func(i int) [2]int64 {
+		return [2]int64{atomic.LoadInt64(&servers[i].Info.MessagesReceived), atomic.LoadInt64(&servers[i].Info.MessagesSent)}
+	}
+	for _, qos := range []byte{0, 1} {
+		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			type turn struct {
+				run                int
+				delivered          int64
+				otherIn, otherSent int64
+			}
+			var (
+				marks   [2][2][2]int64 // run -> broker -> counts at the turn's start
+				seen    []turn
+				settled []string
+			)
+			for i := range runs {
+				runs[i].QoS = qos
+			}
+			res, err := RunTurns(ctx, TurnsConfig{
+				Runs: runs, Warmup: 20 * time.Millisecond, Turn: 30 * time.Millisecond, Turns: 3,
+				Mark: func(i int, end bool) {
+					if !end {
+						marks[i] = [2][2]int64{counts(0), counts(1)}
+						return
+					}
+					mine, other := counts(i), counts(1-i)
+					seen = append(seen, turn{run: i, delivered: mine[1] - marks[i][i][1],
+						otherIn: other[0] - marks[i][1-i][0], otherSent: other[1] - marks[i][1-i][1]})
+				},
+				Settle: func(i int, measured bool) error {
+					settled = append(settled, fmt.Sprint(i, measured))
+					return nil
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []int{0, 1, 1, 0, 0, 1}; len(seen) != len(want) {
+				t.Fatalf("%d turns, want %d", len(seen), len(want))
+			} else {
+				for k, s := range seen {
+					if s.run != want[k] {
+						t.Fatalf("turn %d went to run %d, want %d (each cycle starts one run later)", k, s.run, want[k])
+					}
+				}
+			}
+			if got, want := strings.Join(settled, " "), "0 false 1 false 0 true 1 true 1 true 0 true 0 true 1 true"; got != want {
+				t.Errorf("settled after turns %q, want %q (after every turn, warm-ups included)", got, want)
+			}
+			next := [2]int{}
+			for _, s := range seen {
+				if s.otherIn != 0 || s.otherSent != 0 {
+					t.Errorf("during a turn of run %d the other broker received %d and sent %d messages", s.run, s.otherIn, s.otherSent)
+				}
+				got := res.Turns[s.run][next[s.run]]
+				next[s.run]++
+				if got.Received == 0 || got.Received != s.delivered {
+					t.Errorf("a turn of run %d counted %d messages; its broker delivered %d", s.run, got.Received, s.delivered)
+				}
+			}
+			for i, r := range res.Runs {
+				var sum int64
+				for _, tn := range res.Turns[i] {
+					sum += tn.Received
+				}
+				if r.Measured != sum || r.Received != r.Expected || r.Expected != 2*r.Sent || r.Lost != 0 || r.Foreign != 0 {
+					t.Errorf("run %d: measured %d (turns add up to %d), sent %d, received %d of %d, lost %d, foreign %d",
+						i, r.Measured, sum, r.Sent, r.Received, r.Expected, r.Lost, r.Foreign)
+				}
+				if qos == 1 && r.Acked != r.Sent {
+					t.Errorf("run %d: acked %d of %d", i, r.Acked, r.Sent)
+				}
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -59,6 +60,81 @@ func cpuTime(pid int) (time.Duration, error) {
 		return 0, fmt.Errorf("parse /proc/%d/stat times", pid)
 	}
 	return time.Duration(ut+st) * clockTick, nil
+}
+
+// runTime returns how long the threads of process pid have run, from
+// /proc/PID/task/*/schedstat: to the nanosecond where cpuTime counts 10 ms
+// ticks, but without the time of threads that have exited.
+func runTime(pid int) (time.Duration, error) {
+	d, _, err := threads(pid)
+	return d, err
+}
+
+// threads returns how long the threads of process pid have run, and whether
+// one of them runs or waits for a CPU (state R) now.
+func threads(pid int) (ran time.Duration, runnable bool, err error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, false, fmt.Errorf("read run time: %w", err)
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, false, fmt.Errorf("parse %s/%s/schedstat: empty", dir, t.Name())
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("parse %s/%s/schedstat: %w", dir, t.Name(), err)
+		}
+		ran += time.Duration(n)
+		if st, err := os.ReadFile(dir + "/" + t.Name() + "/stat"); err == nil {
+			// The state follows the command name, which ends at the last ')'.
+			if i := bytes.LastIndexByte(st, ')'); i >= 0 && i+2 < len(st) && st[i+2] == 'R' {
+				runnable = true
+			}
+		}
+	}
+	return ran, runnable, nil
+}
+
+// A broker counts as idle once none of its threads is runnable and it ran
+// less than quietShare of a CPU over quietWindow; awaitQuiet waits at most
+// quietMax for that.
+const (
+	quietWindow = 20 * time.Millisecond
+	quietShare  = 0.05
+	quietMax    = 2 * time.Second
+)
+
+// awaitQuiet waits until process pid is idle: the work a broker goes on with
+// after a run (acknowledgements still queued, connections closing) must not
+// fall in the next broker's run, which shares its CPU. It returns the CPU
+// time pid used meanwhile, and gives up waiting after quietMax.
+func awaitQuiet(ctx context.Context, pid int) (time.Duration, error) {
+	start, _, err := threads(pid)
+	if err != nil {
+		return 0, err
+	}
+	prev, deadline := start, time.Now().Add(quietMax)
+	for time.Now().Before(deadline) {
+		if !sleepCtx(ctx, quietWindow) {
+			return 0, ctx.Err()
+		}
+		cur, runnable, err := threads(pid)
+		if err != nil {
+			return 0, err
+		}
+		if !runnable && float64(cur-prev) < quietShare*float64(quietWindow) {
+			return cur - start, nil
+		}
+		prev = cur
+	}
+	return prev - start, nil
 }
 
 // othersCPU returns the CPU time used by every user process but those in

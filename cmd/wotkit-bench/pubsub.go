@@ -79,6 +79,7 @@ const (
 	pubWriteBuffer  = 16 << 10
 	subReadBuffer   = 64 << 10
 	pollInterval    = 20 * time.Millisecond
+	drainPoll       = 200 * time.Microsecond
 )
 
 // publisher is one publishing client and its counters.
@@ -198,9 +199,13 @@ type pubSubRun struct {
 	foreign  atomic.Int64
 	stopping atomic.Bool
 	readers  sync.WaitGroup
-	readErr  error
-	errMu    sync.Mutex
-	abort    context.CancelFunc
+	// publishers run while the run publishes; with a gate (RunTurns), only
+	// while it is open.
+	publishers sync.WaitGroup
+	gate       *gate
+	readErr    error
+	errMu      sync.Mutex
+	abort      context.CancelFunc
 }
 
 // connect opens every subscriber (subscribed) and then every publisher.
@@ -247,36 +252,8 @@ func (r *pubSubRun) connect(ctx context.Context) error {
 // execute starts the readers and publishers, measures, stops and drains.
 func (r *pubSubRun) execute(ctx context.Context) (PubSubResult, error) {
 	cfg := r.cfg
-	for _, s := range r.subs {
-		r.readers.Go(func() { r.readSubscriber(s) })
-	}
-	if cfg.QoS > 0 {
-		for _, p := range r.pubs {
-			r.readers.Go(func() { r.readAcks(p) })
-		}
-	}
-	pubCtx, stopPubs := context.WithCancel(ctx)
-	var (
-		pubs    sync.WaitGroup
-		pubErr  error
-		pubErrs sync.Once
-	)
-	stop := func() {
-		stopPubs()
-		// A publisher blocked in a write to a stuck broker sees ctx only after it.
-		for _, p := range r.pubs {
-			_ = p.conn.nc.SetWriteDeadline(time.Now().Add(r.cfg.Drain))
-		}
-		pubs.Wait()
-	}
+	stop := r.start(ctx)
 	defer stop()
-	for _, p := range r.pubs {
-		pubs.Go(func() {
-			if err := r.publish(pubCtx, p); err != nil {
-				pubErrs.Do(func() { pubErr = err })
-			}
-		})
-	}
 
 	var res PubSubResult
 	var from, to time.Duration
@@ -293,39 +270,82 @@ func (r *pubSubRun) execute(ctx context.Context) (PubSubResult, error) {
 		res.Measured, res.Elapsed = r.received.Load()-r0, time.Since(t0)
 		to = time.Since(r.base)
 		cfg.mark(true)
-		stop()
 	} else {
 		t0 := time.Now()
-		pubs.Wait()
+		r.publishers.Wait()
 		from, to = 0, time.Since(r.base)
 		res.Elapsed = time.Since(t0)
 	}
-	if pubErr != nil {
-		return res, r.errOr(pubErr)
+	if err := stop(); err != nil {
+		return res, r.errOr(err)
 	}
-	r.drain(ctx)
 	if cfg.Duration <= 0 {
+		r.drain(ctx)
 		res.Measured = r.received.Load()
 	}
+	if err := r.finish(ctx, &res); err != nil {
+		return res, err
+	}
+	if cfg.Rate > 0 {
+		res.Latencies = r.latencies(from, to)
+	}
+	return res, nil
+}
+
+// start starts the readers and the publishers. The returned function stops
+// the publishers (once; later calls only repeat the result) and returns the
+// first error one of them met.
+func (r *pubSubRun) start(ctx context.Context) (stop func() error) {
+	for _, s := range r.subs {
+		r.readers.Go(func() { r.readSubscriber(s) })
+	}
+	if r.cfg.QoS > 0 {
+		for _, p := range r.pubs {
+			r.readers.Go(func() { r.readAcks(p) })
+		}
+	}
+	pubCtx, stopPubs := context.WithCancel(ctx)
+	var (
+		pubErr  error
+		pubErrs sync.Once
+	)
+	for _, p := range r.pubs {
+		r.publishers.Go(func() {
+			if err := r.publish(pubCtx, p); err != nil {
+				pubErrs.Do(func() { pubErr = err })
+			}
+		})
+	}
+	return sync.OnceValue(func() error {
+		stopPubs()
+		// A publisher blocked in a write to a stuck broker sees ctx only after it.
+		for _, p := range r.pubs {
+			_ = p.conn.nc.SetWriteDeadline(time.Now().Add(r.cfg.Drain))
+		}
+		r.publishers.Wait()
+		return pubErr
+	})
+}
+
+// finish waits for what is still in flight once the publishers stopped,
+// closes every connection, and fills in res's counts and rate.
+func (r *pubSubRun) finish(ctx context.Context, res *PubSubResult) error {
+	r.drain(ctx)
 	r.stopping.Store(true)
 	r.closeAll()
 	r.readers.Wait()
-
 	for _, p := range r.pubs {
 		res.Sent += p.sent.Load()
 		res.Acked += p.acked.Load()
 	}
-	res.Expected = res.Sent * int64(cfg.Subscribers)
+	res.Expected = res.Sent * int64(r.cfg.Subscribers)
 	res.Received = r.received.Load()
 	res.Foreign = r.foreign.Load()
 	res.Lost = res.Expected - res.Received
 	res.Rate = float64(res.Measured) / res.Elapsed.Seconds()
-	if cfg.Rate > 0 {
-		res.Latencies = r.latencies(from, to)
-	}
 	r.errMu.Lock()
 	defer r.errMu.Unlock()
-	return res, r.readErr
+	return r.readErr
 }
 
 // publish sends messages until ctx ends or Messages are sent.
@@ -379,6 +399,11 @@ func (r *pubSubRun) publish(ctx context.Context, p *publisher) error {
 					}
 				}
 				p.waiting.Store(false)
+			}
+		}
+		if r.gate != nil {
+			if err := r.gate.await(ctx, w); err != nil {
+				return fmt.Errorf("publisher %d: %w", p.idx, err)
 			}
 		}
 		if ctx.Err() != nil {
@@ -505,29 +530,28 @@ func (r *pubSubRun) errOr(err error) error {
 	return err
 }
 
-// drain waits until every expected message and acknowledgement arrived, or Drain passed.
-func (r *pubSubRun) drain(ctx context.Context) {
-	var sent int64
-	for _, p := range r.pubs {
-		sent += p.sent.Load()
-	}
-	expected := sent * int64(r.cfg.Subscribers)
+// drain waits until every expected message and acknowledgement arrived, or
+// Drain passed; it reports whether they all arrived.
+func (r *pubSubRun) drain(ctx context.Context) bool {
 	deadline := time.Now().Add(r.cfg.Drain)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if r.received.Load() >= expected && (r.cfg.QoS == 0 || r.ackedTotal() >= sent) {
-			return
+		if r.caughtUp() {
+			return true
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(drainPoll)
 	}
+	return false
 }
 
-// ackedTotal sums the PUBACKs all publishers received.
-func (r *pubSubRun) ackedTotal() int64 {
-	var n int64
+// caughtUp reports whether every message sent so far reached every
+// subscriber of its user and, at QoS 1, was acknowledged.
+func (r *pubSubRun) caughtUp() bool {
+	var sent, acked int64
 	for _, p := range r.pubs {
-		n += p.acked.Load()
+		sent += p.sent.Load()
+		acked += p.acked.Load()
 	}
-	return n
+	return r.received.Load() >= sent*int64(r.cfg.Subscribers) && (r.cfg.QoS == 0 || acked >= sent)
 }
 
 // latencies returns the sorted latencies of messages sent within [from, to).

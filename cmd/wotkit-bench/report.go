@@ -20,8 +20,8 @@ type row struct {
 	metric   string
 	label    string
 	decimals int
-	// goal judges wotkit's median against the goal from issue 6; "" for none.
-	goal func(med func(metric, broker string) float64) string
+	// goal judges wotkit's figures against the goal from issue 6; nil for none.
+	goal func() string
 }
 
 // median returns the median of vs, or NaN when there are none.
@@ -37,6 +37,25 @@ func median(vs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// med returns the median of a broker's runs of a figure.
+func (s *suite) med(metric, broker string) float64 { return median(s.results[metric][broker]) }
+
+// ratio returns the median of the ratios of one figure to another, each
+// taken from a pair of runs made in the same round, and in the same pass of
+// a scenario run twice: a stretch in which the machine was busy with other
+// work then weighs on both sides of a ratio alike. NaN when either is missing.
+func (s *suite) ratio(metric, broker, baseMetric, baseBroker string) float64 {
+	a, b := s.results[metric][broker], s.results[baseMetric][baseBroker]
+	if len(a) == 0 || len(a) != len(b) {
+		return math.NaN()
+	}
+	rs := make([]float64, len(a))
+	for i := range a {
+		rs[i] = a[i] / b[i]
+	}
+	return median(rs)
+}
+
 // verdict formats a goal check.
 func verdict(ok bool, text string) string {
 	if ok {
@@ -47,24 +66,28 @@ func verdict(ok bool, text string) string {
 
 // rows lists the table's lines, in order.
 func (s *suite) rows() []row {
-	vsMochi := func(metric string, min float64, beatMosquitto bool) func(func(string, string) float64) string {
-		return func(med func(string, string) float64) string {
-			r := med(metric, nameWotkit) / med(metric, nameMochi)
+	vsMochi := func(metric string, min float64, beatMosquitto bool) func() string {
+		return func() string {
 			text := fmt.Sprintf(">=%.2fx mochi", min)
-			ok := r >= min
+			ok := s.ratio(metric, nameWotkit, metric, nameMochi) >= min
 			if beatMosquitto {
 				text += ", > mosquitto"
-				if m := med(metric, nameMosquitto); !math.IsNaN(m) {
-					ok = ok && med(metric, nameWotkit) > m
+				if r := s.ratio(metric, nameWotkit, metric, nameMosquitto); !math.IsNaN(r) {
+					ok = ok && r > 1
 				}
 			}
 			return verdict(ok, text)
 		}
 	}
+	atMost := func(metric string, limit float64, unit string) func() string {
+		return func() string {
+			return verdict(s.med(metric, nameWotkit) <= limit, fmt.Sprintf("<=%g %s", limit, unit))
+		}
+	}
 	return []row{
 		{metric: "connect-key", label: "connect+auth, key (conn/s)", goal: vsMochi("connect-key", 0.95, false)},
-		{metric: "connect-token", label: "connect+auth, token (conn/s)", goal: func(med func(string, string) float64) string {
-			r := med("connect-token", nameWotkit) / med("connect-key", nameWotkit)
+		{metric: "connect-token", label: "connect+auth, token (conn/s)", goal: func() string {
+			r := s.ratio("connect-token", nameWotkit, "connect-key", nameWotkit)
 			return verdict(r >= 0.95, fmt.Sprintf(">=0.95x key: %.2f", r))
 		}},
 		{metric: "connect-key-cost", label: "  broker CPU per connect, key (us)", decimals: 1},
@@ -78,32 +101,27 @@ func (s *suite) rows() []row {
 		{metric: "lat-p50", label: fmt.Sprintf("latency p50 @ %s msg/s (us)", thousands(s.cfg.rate))},
 		{metric: "lat-p99", label: fmt.Sprintf("latency p99 @ %s msg/s (us)", thousands(s.cfg.rate))},
 		{metric: "mem", label: fmt.Sprintf("RSS per idle conn @ %s, fresh (KB)", thousands(float64(s.cfg.conns))), decimals: 1,
-			goal: func(med func(string, string) float64) string {
-				return verdict(med("mem", nameWotkit) <= 40, "<=40 KB")
-			}},
+			goal: atMost("mem", 40, "KB")},
 		{metric: "mem-reconnect", label: fmt.Sprintf("RSS per idle conn @ %s, reconnected (KB)", thousands(float64(s.cfg.conns))), decimals: 1,
-			goal: func(med func(string, string) float64) string {
-				return verdict(med("mem-reconnect", nameWotkit) <= 40, "<=40 KB")
-			}},
+			goal: atMost("mem-reconnect", 40, "KB")},
 		{metric: "revoke", label: fmt.Sprintf("revoke key, %s sessions (ms)", thousands(float64(s.cfg.revokeSessions))), decimals: 1,
-			goal: func(med func(string, string) float64) string {
-				return verdict(med("revoke", nameWotkit) <= 100, "<=100 ms")
-			}},
+			goal: atMost("revoke", 100, "ms")},
 	}
 }
 
 // printTable prints the medians, the ratios and the goals.
 func (s *suite) printTable(w io.Writer, took time.Duration) {
-	med := func(metric, broker string) float64 { return median(s.results[metric][broker]) }
 	pin := "not pinned"
 	if s.cfg.brokerCPUs != "" {
 		pin = fmt.Sprintf("brokers on CPU %s, load on CPU %s", s.cfg.brokerCPUs, s.cfg.loadCPUs)
 	}
 	cpus, model := cpuInfo()
-	fmt.Fprintf(w, "wotkit-bench suite: median of %d runs; %s; %d CPUs (%s); %s; took %s\n",
+	fmt.Fprintf(w, "wotkit-bench suite: median of %d rounds (a ratio: median of the ratios of runs paired in a round); %s; %d CPUs (%s); %s; took %s\n",
 		s.cfg.repeat, pin, cpus, model, runtime.Version(), took.Round(time.Second))
-	fmt.Fprintf(w, "%d users x (%d publishers -> %d subscribers), %d-byte payloads; %d connecting workers; %s measured after %s warm-up\n",
-		benchUsers, pubsPerUser, subsPerUser, payloadSize, connectWorkers, s.cfg.duration, s.cfg.warmup)
+	fmt.Fprintf(w, "connect, latency: %s measured after %s warm-up, one broker after the other; %d connecting workers\n",
+		s.cfg.duration, s.cfg.warmup, connectWorkers)
+	fmt.Fprintf(w, "publish: %d users x (%d publishers -> %d subscribers), %d-byte payloads; the brokers take turns of %s, %d each a round after a %s warm-up turn; median of the turns\n",
+		benchUsers, pubsPerUser, subsPerUser, payloadSize, s.cfg.turn, s.cfg.turns, s.cfg.warmup)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := append([]string{"figure"}, s.columns...)
 	header = append(header, "wotkit/mochi")
@@ -114,15 +132,15 @@ func (s *suite) printTable(w io.Writer, took time.Duration) {
 	for _, r := range s.rows() {
 		cells := []string{r.label}
 		for _, c := range s.columns {
-			cells = append(cells, format(med(r.metric, c), r.decimals))
+			cells = append(cells, format(s.med(r.metric, c), r.decimals))
 		}
-		cells = append(cells, ratio(med(r.metric, nameWotkit), med(r.metric, nameMochi)))
+		cells = append(cells, format(s.ratio(r.metric, nameWotkit, r.metric, nameMochi), 2))
 		if s.mosquitto != nil {
-			cells = append(cells, ratio(med(r.metric, nameWotkit), med(r.metric, nameMosquitto)))
+			cells = append(cells, format(s.ratio(r.metric, nameWotkit, r.metric, nameMosquitto), 2))
 		}
 		g := ""
 		if r.goal != nil {
-			g = r.goal(med)
+			g = r.goal()
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t"+g+"\t")
 	}
@@ -133,7 +151,7 @@ func (s *suite) printTable(w io.Writer, took time.Duration) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "revocation: from starting `wotkit key delete` to the last of the sessions closed by the server;",
-		fmt.Sprintf("the command itself returned after %s ms", format(med("revoke-cli", nameWotkit), 1)))
+		fmt.Sprintf("the command itself returned after %s ms", format(s.med("revoke-cli", nameWotkit), 1)))
 	if s.skipped != "" {
 		fmt.Fprintln(w, s.skipped)
 	}
@@ -175,14 +193,6 @@ func thousands(v float64) string {
 		return "-" + b.String()
 	}
 	return b.String()
-}
-
-// ratio prints a/b, or "-" when either is missing.
-func ratio(a, b float64) string {
-	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
-		return "-"
-	}
-	return strconv.FormatFloat(a/b, 'f', 2, 64)
 }
 
 // cpuInfo returns the machine's CPU count and model name from /proc/cpuinfo

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -27,6 +28,8 @@ type suiteConfig struct {
 	otherQueue     int
 	warmup         time.Duration
 	duration       time.Duration
+	turn           time.Duration
+	turns          int
 	rate           float64
 	brokerCPUs     string
 	loadCPUs       string
@@ -49,12 +52,14 @@ func suiteCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&cfg.wotkitBin, "wotkit", "bin/wotkit", "the wotkit binary")
 	fs.StringVar(&cfg.mosquittoBin, "mosquitto", "", "mosquitto binary (default: found in PATH or /usr/sbin; \"off\" to skip)")
 	fs.StringVar(&cfg.mosquittoConf, "mosquitto-conf", "bench/mosquitto.conf.tmpl", "mosquitto config template")
-	fs.IntVar(&cfg.repeat, "repeat", 3, "runs of each scenario (the table shows the median)")
+	fs.IntVar(&cfg.repeat, "repeat", 3, "rounds, each of which runs every scenario (the table shows the median of the runs)")
 	fs.IntVar(&cfg.conns, "conns", 10000, "idle connections for the memory figure")
 	fs.IntVar(&cfg.revokeSessions, "revoke-sessions", 1000, "live sessions of the key the revocation deletes")
 	fs.IntVar(&cfg.otherQueue, "compare-queue", 8192, "also run `wotkit serve --max-pending-writes N` for the memory and publish figures (0: skip)")
-	fs.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "load before each measured window")
-	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measured window of the connect, publish and latency scenarios")
+	fs.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "load before each measured window (publish: each broker's first turn)")
+	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measured window of the connect and latency scenarios")
+	fs.DurationVar(&cfg.turn, "turn", 400*time.Millisecond, "publish: how long each broker publishes in a turn")
+	fs.IntVar(&cfg.turns, "turns", 10, "publish: measured turns of each broker a round")
 	fs.Float64Var(&cfg.rate, "rate", 4000, "offered rate of the latency scenario, messages per second in all")
 	fs.StringVar(&cfg.brokerCPUs, "broker-cpus", "auto", "CPUs for the brokers (taskset list; auto: the upper half; empty: no pinning)")
 	fs.StringVar(&cfg.loadCPUs, "load-cpus", "auto", "CPUs for the load (auto: the lower half)")
@@ -62,7 +67,7 @@ func suiteCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || cfg.repeat < 1 || cfg.repeat > 20 || cfg.conns < 1 || cfg.revokeSessions < 1 {
+	if fs.NArg() > 0 || cfg.repeat < 1 || cfg.repeat > 20 || cfg.conns < 1 || cfg.revokeSessions < 1 || cfg.turn <= 0 || cfg.turns < 1 {
 		return errors.New("suite: bad arguments; see wotkit-bench suite -h")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -133,7 +138,7 @@ type suite struct {
 	mosquitto     *mosquittoSetup
 	skipped       string // why mosquitto is not in the table, if it is not
 	columns       []string
-	results       map[string]map[string][]float64 // metric -> broker -> one value per run
+	results       map[string]map[string][]float64 // metric -> broker -> one value per run, in the order they ran
 	notes         []string
 	started       time.Time
 	disturbed     int // timed runs repeated because other processes took CPU time
@@ -266,11 +271,15 @@ func stopTargets(ts []*target, log *slog.Logger) {
 	}
 }
 
-// scenario is one measurement; run returns metric -> value for one broker.
+// scenario is one measurement. It has either run, which measures one broker
+// and returns metric -> value, or turns, which measures every broker it
+// applies to at once, the brokers taking turns, and returns broker -> metric
+// -> one value per turn.
 type scenario struct {
 	name    string
 	applies func(t *target) bool
 	run     func(ctx context.Context, t *target, round int) (map[string]float64, error)
+	turns   func(ctx context.Context, ts []*target, round int) (map[string]map[string][]float64, error)
 	// timed scenarios are repeated when another process took CPU time meanwhile.
 	timed bool
 }
@@ -307,59 +316,93 @@ func foreignCPU(ts []*target) (func() float64, error) {
 }
 
 // round starts the brokers, runs each scenario against each broker in turn
-// (the order rotates from round to round), and stops them.
+// (runOrder), each run starting once the broker before it is idle, and stops
+// them.
 func (s *suite) round(ctx context.Context, round int) error {
 	ts, err := s.startTargets(ctx, round)
 	if err != nil {
 		return err
 	}
 	defer stopTargets(ts, s.log)
-	order := append(ts[round%len(ts):], ts[:round%len(ts)]...)
 	for _, sc := range s.scenarios() {
-		for _, t := range order {
-			if sc.applies != nil && !sc.applies(t) {
-				continue
+		var applied []*target
+		for _, t := range runOrder(ts, round) {
+			if sc.applies == nil || sc.applies(t) {
+				applied = append(applied, t)
 			}
-			vals, err := s.runChecked(ctx, sc, t, ts, round)
+		}
+		if sc.turns != nil {
+			var vals map[string]map[string][]float64
+			err := s.runChecked(ctx, sc, "all", ts, func() (err error) {
+				vals, err = sc.turns(ctx, applied, round)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("round %d, %s: %w", round+1, sc.name, err)
+			}
+			for _, t := range applied {
+				for m, vs := range vals[t.name] {
+					for _, v := range vs {
+						s.record(m, t.name, v)
+					}
+				}
+			}
+			continue
+		}
+		for _, t := range applied {
+			var vals map[string]float64
+			err := s.runChecked(ctx, sc, t.name, ts, func() (err error) {
+				vals, err = sc.run(ctx, t, round)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("round %d, %s, %s: %w", round+1, sc.name, t.name, err)
 			}
 			for m, v := range vals {
 				s.record(m, t.name, v)
 			}
+			if _, err := awaitQuiet(ctx, t.pid); err != nil {
+				return fmt.Errorf("round %d, after %s, %s: %w", round+1, sc.name, t.name, err)
+			}
 		}
 	}
 	return nil
 }
 
-// runChecked runs a scenario against a broker and repeats a timed one
-// (once) when other processes took CPU time meanwhile.
-func (s *suite) runChecked(ctx context.Context, sc scenario, t *target, ts []*target, round int) (map[string]float64, error) {
+// runOrder is the order in which round n of a scenario goes through the
+// brokers (or turn n through the runs): each starts one place later.
+func runOrder[T any](ts []T, n int) []T {
+	return slices.Concat(ts[n%len(ts):], ts[:n%len(ts)])
+}
+
+// runChecked calls run, and calls it again (once) when it was timed and
+// other processes took CPU time meanwhile.
+func (s *suite) runChecked(ctx context.Context, sc scenario, who string, ts []*target, run func() error) error {
 	for attempt := 0; ; attempt++ {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		var foreign func() float64
 		if sc.timed {
 			var err error
 			if foreign, err = foreignCPU(ts); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		vals, err := sc.run(ctx, t, round)
+		err := run()
 		if err != nil || foreign == nil {
-			return vals, err
+			return err
 		}
 		f := foreign()
 		if f <= maxForeignCPU {
-			return vals, nil
+			return nil
 		}
 		if attempt == maxRetries || time.Since(s.started) > retryBudget {
 			s.disturbedKept++
-			return vals, nil
+			return nil
 		}
 		s.disturbed++
-		s.log.Warn("run disturbed by other processes; repeating", "scenario", sc.name, "broker", t.name, "foreign_cpu", fmt.Sprintf("%.2f", f))
+		s.log.Warn("run disturbed by other processes; repeating", "scenario", sc.name, "broker", who, "foreign_cpu", fmt.Sprintf("%.2f", f))
 	}
 }
 
@@ -423,32 +466,67 @@ func (s *suite) scenarios() []scenario {
 			return map[string]float64{metric: res.Rate, metric + "-cpu": share, metric + "-cost": cost}, nil
 		}
 	}
-	publish := func(metric string, qos byte) func(context.Context, *target, int) (map[string]float64, error) {
-		return func(ctx context.Context, t *target, round int) (map[string]float64, error) {
-			var share, load float64
-			var cpu, self func() float64
-			res, err := RunPubSub(ctx, PubSubConfig{
-				Addr: t.addr, Users: t.keys, Publishers: pubsPerUser, Subscribers: subsPerUser, QoS: qos,
-				PayloadSize: payloadSize, Warmup: cfg.warmup, Duration: cfg.duration,
-				IDPrefix: fmt.Sprintf("%s%d", metric, round), Tag: rand.Uint32(),
-				Mark: func(end bool) {
-					if !end {
-						cpu, self = cpuShare(t.pid), cpuShare(os.Getpid())
-					} else {
-						share, load = cpu(), self()
+	publish := func(metric string, qos byte) func(context.Context, []*target, int) (map[string]map[string][]float64, error) {
+		return func(ctx context.Context, ts []*target, round int) (map[string]map[string][]float64, error) {
+			runs := make([]PubSubConfig, len(ts))
+			for i, t := range ts {
+				runs[i] = PubSubConfig{
+					Addr: t.addr, Users: t.keys, Publishers: pubsPerUser, Subscribers: subsPerUser, QoS: qos,
+					PayloadSize: payloadSize, IDPrefix: fmt.Sprintf("%s%d", metric, round), Tag: rand.Uint32(),
+				}
+			}
+			// A broker's CPU time in its turns, and after them until it is
+			// idle: what it does after a turn is part of the turn's cost.
+			began, used, after := make([]time.Duration, len(ts)), make([]time.Duration, len(ts)), make([]time.Duration, len(ts))
+			var cpuErr error
+			res, err := RunTurns(ctx, TurnsConfig{
+				Runs: runs, Warmup: cfg.warmup, Turn: cfg.turn, Turns: cfg.turns,
+				Mark: func(i int, end bool) {
+					c, err := runTime(ts[i].pid)
+					switch {
+					case err != nil:
+						cpuErr = err
+					case end:
+						used[i] += c - began[i]
+					default:
+						began[i] = c
 					}
+				},
+				Settle: func(i int, measured bool) error {
+					d, err := awaitQuiet(ctx, ts[i].pid)
+					if measured {
+						after[i] += d
+					}
+					return err
 				},
 			})
 			if err != nil {
 				return nil, err
 			}
-			s.log.Info("publish", "broker", t.name, "qos", qos, "sent", res.Sent, "received", res.Received,
-				"lost", res.Lost, "foreign", res.Foreign, "rate", int(res.Rate), "broker_cpu", fmt.Sprintf("%.2f", share), "load_cpu", fmt.Sprintf("%.2f", load))
-			if res.Lost > 0 || res.Foreign > 0 {
-				s.note("%s, QoS %d: %d of %d messages lost, %d foreign in one run", t.name, qos, res.Lost, res.Expected, res.Foreign)
+			if cpuErr != nil {
+				return nil, fmt.Errorf("broker CPU time: %w", cpuErr)
 			}
-			cost := share * res.Elapsed.Seconds() / float64(max(res.Measured, 1)) * 1e6
-			return map[string]float64{metric: res.Rate, metric + "-cpu": share, metric + "-cost": cost}, nil
+			out := map[string]map[string][]float64{}
+			for i, t := range ts {
+				r := res.Runs[i]
+				rates := make([]float64, len(res.Turns[i]))
+				for k, turn := range res.Turns[i] {
+					rates[k] = turn.Rate()
+				}
+				share := used[i].Seconds() / r.Elapsed.Seconds()
+				s.log.Info("publish", "broker", t.name, "qos", qos, "sent", r.Sent, "received", r.Received, "lost", r.Lost, "foreign", r.Foreign,
+					"rate", int(r.Rate), "turn_rates", fmt.Sprintf("%.0f", rates), "broker_cpu", fmt.Sprintf("%.2f", share),
+					"cpu_after_turns", after[i].Round(time.Millisecond))
+				if r.Lost > 0 || r.Foreign > 0 {
+					s.note("%s, QoS %d: %d of %d messages lost, %d foreign in one run", t.name, qos, r.Lost, r.Expected, r.Foreign)
+				}
+				out[t.name] = map[string][]float64{
+					metric:           rates,
+					metric + "-cpu":  {share},
+					metric + "-cost": {(used[i] + after[i]).Seconds() / float64(max(r.Measured, 1)) * 1e6},
+				}
+			}
+			return out, nil
 		}
 	}
 	return []scenario{
@@ -468,8 +546,8 @@ func (s *suite) scenarios() []scenario {
 		}},
 		{name: "connect with a key", timed: true, applies: notOtherQueue, run: connect("connect-key", func(t *target) []Cred { return t.keys })},
 		{name: "connect with a token", timed: true, applies: isWotkitServe, run: connect("connect-token", func(t *target) []Cred { return t.tokens })},
-		{name: "publish QoS 0", timed: true, run: publish("qos0", 0)},
-		{name: "publish QoS 1", timed: true, run: publish("qos1", 1)},
+		{name: "publish QoS 0", timed: true, turns: publish("qos0", 0)},
+		{name: "publish QoS 1", timed: true, turns: publish("qos1", 1)},
 		{name: "latency", timed: true, applies: notOtherQueue, run: func(ctx context.Context, t *target, round int) (map[string]float64, error) {
 			res, err := RunPubSub(ctx, PubSubConfig{
 				Addr: t.addr, Users: t.keys, Publishers: 1, Subscribers: 1, PayloadSize: payloadSize,
