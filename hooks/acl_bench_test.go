@@ -33,9 +33,12 @@ func slotClient(server *mqtt.Server, id string) *mqtt.Client {
 }
 
 // aclClient returns an ACL and an admitted client of alice.
-func aclClient(tb testing.TB) (*ACL, *mqtt.Client) {
+func aclClient(tb testing.TB) (*ACL, *mqtt.Client) { return aclClientWith(tb, Limits{}) }
+
+// aclClientWith returns an ACL and a client of alice admitted under limits.
+func aclClientWith(tb testing.TB, limits Limits) (*ACL, *mqtt.Client) {
 	server := mqtt.New(&mqtt.Options{})
-	sessions := newSessions(server, Limits{}, nil)
+	sessions := newSessions(server, limits, nil)
 	acl := NewACL(sessions, sensorsOf(storage.Sensor{Owner: "bob1", Name: "weather", Visibility: storage.Public}))
 	cl := slotClient(server, "sensor-1")
 	if sessions.admit(cl, &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}}) != admitted {
@@ -91,6 +94,48 @@ func BenchmarkACL(b *testing.B) {
 			for b.Loop() {
 				if acl.OnACLCheck(cl, c.topic, c.write) != c.want {
 					b.Fatal("wrong decision")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPublishHooks measures what the hooks add to one PUBLISH with two
+// subscribers, called as mochi calls them (through its hook dispatch, which
+// copies the packet into and out of an OnPublish hook): the publish check,
+// OnPublish (rate, sensor readings, topic aliases) and two delivery checks,
+// against mochi's allow-all hook, which provides no OnPublish.
+func BenchmarkPublishHooks(b *testing.B) {
+	limits := Limits{PublishRate: 1e9, PublishBurst: 1e9} // checked, never reached
+	acl, cl := aclClientWith(b, limits)
+	limiter := NewLimiter(acl.sessions, limits)
+	wotkit := newHook(nil, acl, limiter, NewPublish(acl, limiter, NewRecorder(acl.sensors)))
+	if acl.sessions.grant(cl).rate == nil {
+		b.Fatal("the client has no publish rate to check")
+	}
+	pk := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
+		TopicName:   "alice/sensor1/data", Payload: make([]byte, 64),
+	}
+	for _, c := range []struct {
+		name string
+		hook mqtt.Hook
+	}{{"baseline-mochi-allow-all", new(auth.AllowHook)}, {"wotkit", wotkit}} {
+		hs := new(mqtt.Hooks)
+		if err := hs.Add(c.hook, nil); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !hs.OnACLCheck(cl, pk.TopicName, true) {
+					b.Fatal("publish denied")
+				}
+				if _, err := hs.OnPublish(cl, pk); err != nil {
+					b.Fatal(err)
+				}
+				if !hs.OnACLCheck(cl, pk.TopicName, false) || !hs.OnACLCheck(cl, pk.TopicName, false) {
+					b.Fatal("delivery denied")
 				}
 			}
 		})
