@@ -102,7 +102,7 @@ func New(cfg Config, store hooks.Store) (*Broker, error) {
 	caps.MaximumClientWritesPending = cfg.MaxPendingWrites
 	server := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
-		Logger:       cfg.Logger.With("component", "mqtt"),
+		Logger:       slog.New(packetRedactor{cfg.Logger.Handler()}).With("component", "mqtt"),
 		// The inline client publishes for the server itself (sensor data posted
 		// over HTTP, sensor errors). Its publishes skip the publish ACL, so only
 		// server code reaches it; deliveries are still checked per subscriber,
