@@ -25,19 +25,19 @@ var issue501 = []byte{0x82, 0x06, 0x00, 0x01, 0x00, 0x00, 0x01, 0x61}
 // ioTimeout bounds every network wait in the tests; reaching it means "not closed" / "no answer".
 const ioTimeout = 5 * time.Second
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
+// SyncBuffer is a goroutine-safe log sink (exported for the broker_test package).
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -60,7 +60,7 @@ func (h *allowHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
 // testBroker is a running mochi server with one guarded listener.
 type testBroker struct {
 	addr string      // the listener's bound address
-	logs *syncBuffer // what the guard logged
+	logs *SyncBuffer // what the guard logged
 	stop func()      // closes the server; also run at cleanup
 }
 
@@ -74,7 +74,7 @@ func startBroker(tb testing.TB, ln net.Listener, cfg GuardConfig) *testBroker {
 			tb.Fatal(err)
 		}
 	}
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 
 	srv := mqtt.New(&mqtt.Options{InlineClient: false, Logger: slog.New(slog.DiscardHandler)})

@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,31 +18,13 @@ import (
 	"github.com/wotkit/wotkit/storage"
 )
 
-// lockedBuffer is a log destination several goroutines write to.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // mochi logs whole packets with some errors: a PUBLISH beyond the receive
 // maximum ("error processing packet"), a reading the sensor hook refused
 // ("publish packet error"), each with its payload, at any size a client may
 // send. At the debug level too, the broker's log says which packet it was
 // and does not hold the payload.
 func TestLog_PacketsWithoutPayloads(t *testing.T) {
-	var logs lockedBuffer
+	var logs broker.SyncBuffer
 	store := wotkittest.NewStore(t)
 	keyID, keyPW := wotkittest.User(t, store, "alice", false)
 	if _, err := store.CreateSensor(storage.Sensor{Owner: "alice", Name: "weather", Visibility: storage.Private,
