@@ -3,6 +3,8 @@ package storage
 import (
 	"sync"
 	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // maxCachedCredentials bounds the keys and tokens authCache holds; past it,
@@ -33,8 +35,28 @@ type cachedKey struct {
 	owner User
 }
 
-// generation returns the value to pass to put for a read that starts now.
-func (c *authCache) generation() uint64 { return c.gen.Load() }
+// cachedRead returns the value under k in m, else reads it in a read
+// transaction of s and keeps it if no change committed since the read began.
+// read must capture nothing, so that a lookup the cache answers allocates
+// nothing for it.
+func cachedRead[K comparable, V any](s *Store, m *sync.Map, k K, read func(*bolt.Tx, K) (V, error)) (V, error) {
+	if v, ok := m.Load(k); ok {
+		return v.(V), nil
+	}
+	gen := s.auth.gen.Load()
+	var v V
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		v, err = read(tx, k)
+		return err
+	})
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	s.auth.put(m, gen, k, v)
+	return v, nil
+}
 
 // put stores v under k in m if no invalidation happened since gen.
 func (c *authCache) put(m *sync.Map, gen uint64, k, v any) {

@@ -233,22 +233,13 @@ func (s *Store) AuthenticateKey(id, password string) (Key, User, error) {
 
 // keyForAuth returns a key record and its owner, from the cache when it can.
 func (s *Store) keyForAuth(id string) (*cachedKey, error) {
-	if v, ok := s.auth.keys.Load(id); ok {
-		return v.(*cachedKey), nil
-	}
-	gen := s.auth.generation()
-	ck := new(cachedKey)
-	err := s.view(func(tx *bolt.Tx) error {
+	return cachedRead(s, &s.auth.keys, id, func(tx *bolt.Tx, id string) (*cachedKey, error) {
+		ck := new(cachedKey)
 		if err := getJSON(tx.Bucket(bucketKeys), id, &ck.rec); err != nil {
-			return err
+			return nil, err
 		}
-		return getJSON(tx.Bucket(bucketUsers), ck.rec.Owner, &ck.owner)
+		return ck, getJSON(tx.Bucket(bucketUsers), ck.rec.Owner, &ck.owner)
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.auth.put(&s.auth.keys, gen, id, ck)
-	return ck, nil
 }
 
 func ownerIndex(owner, id string) []byte {

@@ -188,22 +188,9 @@ func (s *Store) AuthenticateToken(token string) (AccessToken, error) {
 // accessTokenForAuth returns the record of an access token, from the cache
 // when it can. The record is shared: callers must not change it.
 func (s *Store) accessTokenForAuth(token string) (*tokenRecord, error) {
-	h := HashSecret(token)
-	if v, ok := s.auth.tokens.Load(h); ok {
-		return v.(*tokenRecord), nil
-	}
-	gen := s.auth.generation()
-	var r *tokenRecord
-	err := s.view(func(tx *bolt.Tx) error {
-		var err error
-		r, err = recordByHash(tx, 'a', h)
-		return err
+	return cachedRead(s, &s.auth.tokens, HashSecret(token), func(tx *bolt.Tx, h [32]byte) (*tokenRecord, error) {
+		return recordByHash(tx, 'a', h)
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.auth.put(&s.auth.tokens, gen, h, r)
-	return r, nil
 }
 
 // TokenInfo describes a token for introspection (RFC 7662).
