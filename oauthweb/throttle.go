@@ -19,23 +19,15 @@ func throttleAccount(name string) string {
 	return name
 }
 
-// throttleWait returns how long subject and addr must still wait before a
-// try, and counts the attempt as throttled when they must.
-func (p *Portal) throttleWait(subject, addr string) time.Duration {
-	w := p.throttle.Wait(subject, addr)
-	if w > 0 {
-		p.cfg.Metrics.Throttled("web")
-	}
-	return w
-}
-
 // checkPassword checks a user's own password behind the failed-login
 // throttle. A wait above zero means the name or address must still wait and
-// nothing was checked; storage.ErrBadCredentials counts a failure, and a good
-// password clears the name's count.
+// nothing was checked (the attempt counts as throttled);
+// storage.ErrBadCredentials counts a failure, and a good password clears the
+// name's count.
 func (p *Portal) checkPassword(name, password, addr string) (storage.User, time.Duration, error) {
 	account := throttleAccount(name)
-	if wait := p.throttleWait(account, addr); wait > 0 {
+	if wait := p.throttle.Wait(account, addr); wait > 0 {
+		p.cfg.Metrics.Throttled("web")
 		return storage.User{}, wait, nil
 	}
 	u, err := p.store.CheckPassword(name, password)
