@@ -273,15 +273,11 @@ func (r *pubSubRun) execute(ctx context.Context) (PubSubResult, error) {
 	} else {
 		t0 := time.Now()
 		r.publishers.Wait()
-		from, to = 0, time.Since(r.base)
+		to = time.Since(r.base)
 		res.Elapsed = time.Since(t0)
 	}
 	if err := stop(); err != nil {
 		return res, r.errOr(err)
-	}
-	if cfg.Duration <= 0 {
-		r.drain(ctx)
-		res.Measured = r.received.Load()
 	}
 	if err := r.finish(ctx, &res); err != nil {
 		return res, err
@@ -328,10 +324,13 @@ func (r *pubSubRun) start(ctx context.Context) (stop func() error) {
 }
 
 // finish waits for what is still in flight once the publishers stopped,
-// closes every connection, and fills in res's counts and rate.
+// closes every connection, and fills in res's counts and rate. A run without
+// a Duration measures everything that arrived.
 func (r *pubSubRun) finish(ctx context.Context, res *PubSubResult) error {
 	r.drain(ctx)
-	r.stopping.Store(true)
+	if r.cfg.Duration <= 0 {
+		res.Measured = r.received.Load()
+	}
 	r.closeAll()
 	r.readers.Wait()
 	for _, p := range r.pubs {
