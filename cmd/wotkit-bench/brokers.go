@@ -177,15 +177,11 @@ func setupWotkit(ctx context.Context, bin, data string) (*wotkitSetup, error) {
 		if _, err := runCmd(ctx, "bench-password-"+name+"\n", bin, "user", "add", name, "--password-stdin", "--data", data); err != nil {
 			return nil, err
 		}
-		out, err := runCmd(ctx, "", bin, "key", "create", name, "--name", "load", "--json", "--data", data)
+		key, err := createKey(ctx, bin, data, name, "load")
 		if err != nil {
 			return nil, err
 		}
-		var kc admin.KeyCreated
-		if err := json.Unmarshal(out, &kc); err != nil {
-			return nil, fmt.Errorf("key create output: %w", err)
-		}
-		ws.keys = append(ws.keys, Cred{Root: name, Username: kc.KeyID, Password: kc.KeyPassword})
+		ws.keys = append(ws.keys, key)
 		if i == 0 {
 			out, err := runCmd(ctx, "", bin, "app", "create", name, "--name", "bench", "--redirect-uri", "http://127.0.0.1/callback", "--json", "--data", data)
 			if err != nil {
@@ -232,21 +228,31 @@ func startWotkit(ctx context.Context, ws *wotkitSetup, name, data, cpus, logFile
 	}
 	t := &target{name: name, addr: mqttAddr, pid: p.cmd.Process.Pid, keys: ws.keys, tokens: ws.tokens, proc: p}
 	t.newKey = func(ctx context.Context, n int) (Cred, func(context.Context) error, error) {
-		out, err := runCmd(ctx, "", ws.bin, "key", "create", ws.keys[0].Root, "--name", "revoke"+strconv.Itoa(n), "--json", "--data", data)
+		key, err := createKey(ctx, ws.bin, data, ws.keys[0].Root, "revoke"+strconv.Itoa(n))
 		if err != nil {
 			return Cred{}, nil, err
 		}
-		var kc admin.KeyCreated
-		if err := json.Unmarshal(out, &kc); err != nil {
-			return Cred{}, nil, fmt.Errorf("key create output: %w", err)
-		}
 		del := func(ctx context.Context) error {
-			_, err := runCmd(ctx, "", ws.bin, "key", "delete", kc.KeyID, "--data", data)
+			_, err := runCmd(ctx, "", ws.bin, "key", "delete", key.Username, "--data", data)
 			return err
 		}
-		return Cred{Root: ws.keys[0].Root, Username: kc.KeyID, Password: kc.KeyPassword}, del, nil
+		return key, del, nil
 	}
 	return t, nil
+}
+
+// createKey makes a key named name for user with `wotkit key create` and
+// returns it as a credential.
+func createKey(ctx context.Context, bin, data, user, name string) (Cred, error) {
+	out, err := runCmd(ctx, "", bin, "key", "create", user, "--name", name, "--json", "--data", data)
+	if err != nil {
+		return Cred{}, err
+	}
+	var kc admin.KeyCreated
+	if err := json.Unmarshal(out, &kc); err != nil {
+		return Cred{}, fmt.Errorf("key create output: %w", err)
+	}
+	return Cred{Root: user, Username: kc.KeyID, Password: kc.KeyPassword}, nil
 }
 
 // startSelf runs a server subcommand of this binary (mochi, or wotkit in-process).
