@@ -166,7 +166,7 @@ func loadCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		var brokerCPU, selfCPU func() float64
 		cfg.Mark = func(end bool) {
 			if !end {
-				brokerCPU, selfCPU = func() float64 { return 0 }, cpuShare(os.Getpid())
+				selfCPU = cpuShare(os.Getpid())
 				if *pid > 0 {
 					brokerCPU = cpuShare(*pid)
 				}
