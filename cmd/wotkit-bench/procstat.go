@@ -44,22 +44,36 @@ func cpuTime(pid int) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read cpu time: %w", err)
 	}
-	// The command name, in parentheses, may hold spaces: fields start after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// After ')': state(0) ... utime is field 14 of the file, index 11 here; stime 12.
-	if len(f) < 13 {
+	f := statFields(b)
+	if len(f) <= statStime {
 		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(f))
 	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	ut, err1 := strconv.ParseInt(f[statUtime], 10, 64)
+	st, err2 := strconv.ParseInt(f[statStime], 10, 64)
 	if err1 != nil || err2 != nil {
 		return 0, fmt.Errorf("parse /proc/%d/stat times", pid)
 	}
 	return time.Duration(ut+st) * clockTick, nil
+}
+
+// Indexes into statFields: the state is field 3 of /proc/PID/stat, utime 14.
+const (
+	statState  = 0
+	statPPID   = 1
+	statUtime  = 11
+	statStime  = 12
+	statCstime = 14 // cutime is 13
+)
+
+// statFields returns the fields of a /proc/PID/stat (or task stat) line that
+// follow the command name, from the state on (nil when there is no name).
+// The name, in parentheses, may hold spaces: the fields start after the last ')'.
+func statFields(b []byte) []string {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
 }
 
 // runTime returns how long the threads of process pid have run, from
@@ -93,8 +107,7 @@ func threads(pid int) (ran time.Duration, runnable bool, err error) {
 		}
 		ran += time.Duration(n)
 		if st, err := os.ReadFile(dir + "/" + t.Name() + "/stat"); err == nil {
-			// The state follows the command name, which ends at the last ')'.
-			if i := bytes.LastIndexByte(st, ')'); i >= 0 && i+2 < len(st) && st[i+2] == 'R' {
+			if f := statFields(st); len(f) > statState && f[statState] == "R" {
 				runnable = true
 			}
 		}
@@ -156,16 +169,11 @@ func othersCPU(ours map[int]bool) (time.Duration, error) {
 		if err != nil {
 			continue // gone meanwhile
 		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
+		f := statFields(b)
+		if len(f) <= statCstime || f[statPPID] == "2" || pid == 2 {
 			continue
 		}
-		f := strings.Fields(string(b[i+1:]))
-		// After ')': state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
-		if len(f) < 15 || f[1] == "2" || pid == 2 {
-			continue
-		}
-		for _, v := range f[11:15] {
+		for _, v := range f[statUtime : statCstime+1] { // utime, stime, cutime, cstime
 			n, _ := strconv.ParseInt(v, 10, 64)
 			ticks += n
 		}
