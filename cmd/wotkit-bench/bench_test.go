@@ -333,10 +333,8 @@ func TestTurns_OneBrokerAtATime(t *testing.T) {
 			}
 			res, err := RunTurns(ctx, TurnsConfig{
 				Runs: runs, Warmup: 20 * time.Millisecond, Turn: 30 * time.Millisecond, Turns: 3,
-				Mark: func(i int, end bool) {
-					if !end {
-						marks[i] = [2][2]int64{counts(0), counts(1)}
-					}
+				Mark: func(i int) {
+					marks[i] = [2][2]int64{counts(0), counts(1)}
 				},
 				// mochi counts a message sent just after writing it, which may
 				// be after the subscriber read it: the turn's counts are read

@@ -126,28 +126,29 @@ const (
 
 // awaitQuiet waits until process pid is idle: the work a broker goes on with
 // after a run (acknowledgements still queued, connections closing) must not
-// fall in the next broker's run, which shares its CPU. It returns the CPU
-// time pid used meanwhile, and gives up waiting after quietMax.
-func awaitQuiet(ctx context.Context, pid int) (time.Duration, error) {
-	start, _, err := threads(pid)
+// fall in the next broker's run, which shares its CPU. It returns pid's
+// runTime when called and when it went idle (their difference is the CPU time
+// it used meanwhile), and gives up waiting after quietMax.
+func awaitQuiet(ctx context.Context, pid int) (start, quiet time.Duration, err error) {
+	start, _, err = threads(pid)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	prev, deadline := start, time.Now().Add(quietMax)
 	for time.Now().Before(deadline) {
 		if !sleepCtx(ctx, quietWindow) {
-			return 0, ctx.Err()
+			return 0, 0, ctx.Err()
 		}
 		cur, runnable, err := threads(pid)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if !runnable && float64(cur-prev) < quietShare*float64(quietWindow) {
-			return cur - start, nil
+			return start, cur, nil
 		}
 		prev = cur
 	}
-	return prev - start, nil
+	return start, prev, nil
 }
 
 // othersCPU returns the CPU time used by every user process but those in

@@ -361,7 +361,7 @@ func (s *suite) round(ctx context.Context, round int) error {
 			for m, v := range vals {
 				s.record(m, t.name, v)
 			}
-			if _, err := awaitQuiet(ctx, t.pid); err != nil {
+			if _, _, err := awaitQuiet(ctx, t.pid); err != nil {
 				return fmt.Errorf("round %d, after %s, %s: %w", round+1, sc.name, t.name, err)
 			}
 		}
@@ -477,27 +477,29 @@ func (s *suite) scenarios() []scenario {
 			}
 			// A broker's CPU time in its turns, and after them until it is
 			// idle: what it does after a turn is part of the turn's cost.
+			// Settle follows each turn at once, so the run time awaitQuiet
+			// starts from is the run time at the turn's end.
 			began, used, after := make([]time.Duration, len(ts)), make([]time.Duration, len(ts)), make([]time.Duration, len(ts))
 			var cpuErr error
 			res, err := RunTurns(ctx, TurnsConfig{
 				Runs: runs, Warmup: cfg.warmup, Turn: cfg.turn, Turns: cfg.turns,
-				Mark: func(i int, end bool) {
+				Mark: func(i int) {
 					c, err := runTime(ts[i].pid)
-					switch {
-					case err != nil:
+					if err != nil {
 						cpuErr = err
-					case end:
-						used[i] += c - began[i]
-					default:
-						began[i] = c
 					}
+					began[i] = c
 				},
 				Settle: func(i int, measured bool) error {
-					d, err := awaitQuiet(ctx, ts[i].pid)
-					if measured {
-						after[i] += d
+					ended, quiet, err := awaitQuiet(ctx, ts[i].pid)
+					if err != nil {
+						return err
 					}
-					return err
+					if measured {
+						used[i] += ended - began[i]
+						after[i] += quiet - ended
+					}
+					return nil
 				},
 			})
 			if err != nil {

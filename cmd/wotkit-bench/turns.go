@@ -21,12 +21,12 @@ type TurnsConfig struct {
 	Warmup time.Duration // one unmeasured turn of each run, first
 	Turn   time.Duration // how long a run publishes in one turn
 	Turns  int           // measured turns of each run
-	// Mark, when set, is called as a measured turn of run i starts (false)
-	// and once it has drained (true).
-	Mark func(run int, end bool)
+	// Mark, when set, is called as a measured turn of run i starts.
+	Mark func(run int)
 	// Settle, when set, is called after every turn of run i, warm-up turns
-	// included, before the next turn starts: it may wait until run i's broker
-	// has finished what it does after a turn. An error ends the runs.
+	// included, as soon as the turn has drained and before the next turn
+	// starts: it may wait until run i's broker has finished what it does after
+	// a turn. An error ends the runs.
 	Settle func(run int, measured bool) error
 }
 
@@ -106,14 +106,11 @@ func RunTurns(ctx context.Context, cfg TurnsConfig) (TurnsResult, error) {
 	for k := range cfg.Turns {
 		for _, i := range runOrder(order, k) {
 			if cfg.Mark != nil {
-				cfg.Mark(i, false)
+				cfg.Mark(i)
 			}
 			t, err := runs[i].turn(ctx, cfg.Turn)
 			if err != nil {
 				return res, fmt.Errorf("turn %d of run %d: %w", k+1, i, err)
-			}
-			if cfg.Mark != nil {
-				cfg.Mark(i, true)
 			}
 			if err := settle(i, true); err != nil {
 				return res, fmt.Errorf("after turn %d of run %d: %w", k+1, i, err)
