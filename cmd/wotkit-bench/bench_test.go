@@ -31,14 +31,14 @@ const testTimeout = time.Minute
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // startTestMochi runs bare mochi on a loopback port for the test.
-func startTestMochi(t testing.TB, writesPending int32) string {
+func startTestMochi(t testing.TB, writesPending int32) *bareMochi {
 	t.Helper()
 	m, err := startBareMochi("127.0.0.1:0", writesPending, quietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.close() })
-	return m.addr.String()
+	return m
 }
 
 // startTestWotkit runs wotkit's broker with two users, each with a key, and
@@ -67,7 +67,7 @@ func startTestWotkit(t testing.TB) (*storage.Store, string, []Cred) {
 // through wotkit (with its ACL) and through bare mochi.
 func TestPubSub_CountsEveryMessageExactly(t *testing.T) {
 	_, wotkitAddr, wotkitCreds := startTestWotkit(t)
-	mochiAddr := startTestMochi(t, 0)
+	mochiAddr := startTestMochi(t, 0).addr.String()
 	const perPublisher = 300
 	for _, b := range []struct {
 		name  string
@@ -105,7 +105,7 @@ func TestPubSub_CountsEveryMessageExactly(t *testing.T) {
 // TestPubSub_CountsOnlyItsOwnMessages: two runs share topics and run at once;
 // each counts exactly its own messages, and the other's as foreign.
 func TestPubSub_CountsOnlyItsOwnMessages(t *testing.T) {
-	addr := startTestMochi(t, 0)
+	addr := startTestMochi(t, 0).addr.String()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -139,7 +139,7 @@ func TestPubSub_CountsOnlyItsOwnMessages(t *testing.T) {
 // mochi drops what a subscriber cannot take at once; the run says how many
 // were lost and counts only what arrived.
 func TestPubSub_ReportsWhatTheBrokerDrops(t *testing.T) {
-	addr := startTestMochi(t, 1)
+	addr := startTestMochi(t, 1).addr.String()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	const perPublisher = 2000
@@ -184,17 +184,35 @@ func TestConnect_CountsAcceptedAndRefused(t *testing.T) {
 // TestIdle_PerConnectionArithmetic: the memory figure is the growth over the
 // number of connections, each of which was really open at the reading.
 func TestIdle_PerConnectionArithmetic(t *testing.T) {
-	addr := startTestMochi(t, 0)
+	m := startTestMochi(t, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	readings := []int64{1 << 20, 3 << 20, 2 << 20}
+	// The connections of the first opening (idle-N) and of the second
+	// (idler-N) the broker holds open at each reading.
+	var open [3][2]int
 	var n atomic.Int32
 	res, err := RunIdle(ctx, IdleConfig{
-		Addr: addr, Creds: mochiCreds(), Conns: 32, Workers: 8, Settle: time.Millisecond, Reconnect: true, IDPrefix: "idle",
-		Memory: func() (int64, error) { return readings[n.Add(1)-1], nil },
+		Addr: m.addr.String(), Creds: mochiCreds(), Conns: 32, Workers: 8, Settle: time.Millisecond, Reconnect: true, IDPrefix: "idle",
+		Memory: func() (int64, error) {
+			k := n.Add(1) - 1
+			for _, cl := range m.server.Clients.GetAll() {
+				switch {
+				case cl.Closed():
+				case strings.HasPrefix(cl.ID, "idle-"):
+					open[k][0]++
+				case strings.HasPrefix(cl.ID, "idler-"):
+					open[k][1]++
+				}
+			}
+			return readings[k], nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := [3][2]int{{0, 0}, {32, 0}, {0, 32}}; open[0] != want[0] || open[1] != want[1] || open[2][1] != want[2][1] {
+		t.Fatalf("connections open at the readings (first opening, second): %v, want %v (the first opening's may still be closing at the last)", open, want)
 	}
 	if res.PerConn != float64(2<<20)/32 || res.PerConnReconnect != float64(1<<20)/32 {
 		t.Fatalf("per connection %v and %v after reconnecting; want %v and %v", res.PerConn, res.PerConnReconnect, float64(2<<20)/32, float64(1<<20)/32)
@@ -221,6 +239,15 @@ func TestRevoke_CountsEverySessionClosed(t *testing.T) {
 	if res.Closed != 25 || res.Sessions != 25 {
 		t.Fatalf("closed %d of %d", res.Closed, res.Sessions)
 	}
+	// Sessions the broker leaves open are not counted as closed.
+	other, otherPw := wotkittest.Key(t, store, "alice", storage.ReadWrite)
+	res, err = RunRevoke(ctx, RevokeConfig{
+		Addr: addr, Key: Cred{Root: "alice", Username: other, Password: otherPw}, Sessions: 5, IDPrefix: "kept",
+		Revoke: func(context.Context) error { return nil }, Timeout: 300 * time.Millisecond,
+	})
+	if err == nil || res.Closed != 0 {
+		t.Fatalf("a revocation that revokes nothing: closed %d of %d, error %v; want none closed and an error", res.Closed, res.Sessions, err)
+	}
 }
 
 // BenchmarkClient compares the two client sides considered for the load:
@@ -231,7 +258,7 @@ func TestRevoke_CountsEverySessionClosed(t *testing.T) {
 //
 //	go test ./cmd/wotkit-bench -run '^$' -bench BenchmarkClient -cpu 2
 func BenchmarkClient(b *testing.B) {
-	addr := startTestMochi(b, 0)
+	addr := startTestMochi(b, 0).addr.String()
 	const window = 256
 	b.Run("raw", func(b *testing.B) {
 		ctx := context.Background()
@@ -283,13 +310,12 @@ func BenchmarkClient(b *testing.B) {
 // pahoClient connects a paho.mqtt.golang 3.1.1 client for the benchmark.
 func pahoClient(b *testing.B, addr, id string) paho3.Client {
 	b.Helper()
-	c := paho3.NewClient(paho3.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
-		SetUsername("bench0").SetPassword("x").SetAutoReconnect(false).SetProtocolVersion(4).
-		SetOrderMatters(false).SetMessageChannelDepth(4096))
-	if tok := c.Connect(); !tok.WaitTimeout(testTimeout) || tok.Error() != nil {
-		b.Fatalf("paho connect: %v", tok.Error())
+	c, err := wotkittest.Dial3(b, addr, id, "bench0", "x", func(o *paho3.ClientOptions) {
+		o.SetOrderMatters(false).SetMessageChannelDepth(4096)
+	})
+	if err != nil {
+		b.Fatalf("paho connect: %v", err)
 	}
-	b.Cleanup(func() { c.Disconnect(0) })
 	return c
 }
 
@@ -302,11 +328,7 @@ func TestTurns_OneBrokerAtATime(t *testing.T) {
 	var servers [2]*mqtt.Server
 	runs := make([]PubSubConfig, 2)
 	for i := range servers {
-		m, err := startBareMochi("127.0.0.1:0", 0, quietLogger())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = m.close() })
+		m := startTestMochi(t, 0)
 		servers[i] = m.server
 		runs[i] = PubSubConfig{Addr: m.addr.String(), Users: mochiCreds()[:2], Publishers: 2, Subscribers: 2,
 			Window: 50, Drain: testTimeout, IDPrefix: fmt.Sprintf("turns%d", i), Tag: uint32(20 + i)}
@@ -374,7 +396,9 @@ func TestTurns_OneBrokerAtATime(t *testing.T) {
 				t.Errorf("settled after turns %q, want %q (after every turn, warm-ups included)", got, want)
 			}
 			next := [2]int{}
+			var delivered [2]int64 // by each run's broker in its measured turns
 			for _, s := range seen {
+				delivered[s.run] += s.delivered
 				if s.otherIn != 0 || s.otherSent != 0 {
 					t.Errorf("during a turn of run %d the other broker received %d and sent %d messages", s.run, s.otherIn, s.otherSent)
 				}
@@ -385,13 +409,9 @@ func TestTurns_OneBrokerAtATime(t *testing.T) {
 				}
 			}
 			for i, r := range res.Runs {
-				var sum int64
-				for _, tn := range res.Turns[i] {
-					sum += tn.Received
-				}
-				if r.Measured != sum || r.Received != r.Expected || r.Expected != 2*r.Sent || r.Lost != 0 || r.Foreign != 0 {
-					t.Errorf("run %d: measured %d (turns add up to %d), sent %d, received %d of %d, lost %d, foreign %d",
-						i, r.Measured, sum, r.Sent, r.Received, r.Expected, r.Lost, r.Foreign)
+				if r.Measured != delivered[i] || r.Received != r.Expected || r.Expected != 2*r.Sent || r.Lost != 0 || r.Foreign != 0 {
+					t.Errorf("run %d: measured %d (its broker delivered %d in the measured turns), sent %d, received %d of %d, lost %d, foreign %d",
+						i, r.Measured, delivered[i], r.Sent, r.Received, r.Expected, r.Lost, r.Foreign)
 				}
 				if qos == 1 && r.Acked != r.Sent {
 					t.Errorf("run %d: acked %d of %d", i, r.Acked, r.Sent)
