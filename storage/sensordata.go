@@ -195,13 +195,17 @@ func (s *Store) RecordSync(ctx context.Context, sensorID uint64, r Reading) erro
 	}
 }
 
-// writeReadings writes queued readings in batches until the queue closes.
+// writeReadings writes queued readings in batches until the queue closes: a
+// batch is written once full or flushInterval after its first reading, so a
+// store that receives no readings never wakes up.
 func (s *Store) writeReadings() {
 	defer close(s.readingsDone)
 	batch := make([]pendingReading, 0, batchSize)
-	tick := time.NewTicker(flushInterval)
-	defer tick.Stop()
+	due := time.NewTimer(flushInterval)
+	due.Stop()
+	defer due.Stop()
 	flush := func() {
+		due.Stop()
 		if len(batch) == 0 {
 			return
 		}
@@ -223,11 +227,14 @@ func (s *Store) writeReadings() {
 				flush()
 				return
 			}
+			if len(batch) == 0 {
+				due.Reset(flushInterval)
+			}
 			batch = append(batch, p)
 			if len(batch) == batchSize {
 				flush()
 			}
-		case <-tick.C:
+		case <-due.C:
 			flush()
 		}
 	}

@@ -223,3 +223,53 @@ func TestSensors_DeleteLeavesNoReadingsBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A reading that arrives alone is written without more readings behind it,
+// before a full batch and after one: the writer sleeps while nothing comes
+// and sets its flush deadline when a batch begins.
+func TestSensorData_LoneReadingsAreWritten(t *testing.T) {
+	s := sensorStore(t, storage.Retention{})
+	sn, err := s.CreateSensor(storage.Sensor{Owner: "alice", Name: "weather"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().Truncate(time.Millisecond)
+	next := 0
+	record := func(n int) {
+		t.Helper()
+		for range n {
+			if err := s.Record(sn.ID, storage.Reading{Timestamp: base.Add(time.Duration(next) * time.Millisecond), Values: map[string]any{"value": float64(next)}}); err != nil {
+				t.Fatal(err)
+			}
+			next++
+		}
+	}
+	// awaitWritten waits until the last reading recorded is on disk.
+	awaitWritten := func() {
+		t.Helper()
+		want := float64(next - 1)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			rs := mustData(t, s, sn.ID, storage.DataQuery{Reverse: true, Limit: 1})
+			if len(rs) == 1 && rs[0].Values["value"] == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("newest reading on disk %v, want value %v", rs, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	record(1)
+	awaitWritten()
+	time.Sleep(200 * time.Millisecond) // the writer has nothing to do
+	record(1)
+	awaitWritten()
+	record(2500) // two full batches, then a partial one
+	awaitWritten()
+	record(1)
+	awaitWritten()
+	if got := mustData(t, s, sn.ID, storage.DataQuery{Start: base.Add(2000 * time.Millisecond)}); len(got) != next-2000 {
+		t.Errorf("%d of the newest %d readings on disk", len(got), next-2000)
+	}
+}
