@@ -69,15 +69,15 @@ func (a *ACL) canPublish(g *Grant, topic string) bool {
 // allowPublish judges, from the publish hook, a PUBLISH sent by topic alias
 // (MQTT 5), whose topic mochi's check saw empty, once mochi has resolved it:
 // an alias never set resolves to no topic, which no grant allows. It refuses
-// as mochi's check does: a QoS 0 message is dropped, QoS 1 and 2 get PUBACK
-// 0x87. (mochi refuses a PUBLISH with neither topic nor alias as it decodes it.)
-// [MQTT-3.3.2-12]
-func (a *ACL) allowPublish(g *Grant, pk *packets.Packet) error {
+// as mochi's check does: a QoS 0 message is dropped, QoS 1 gets PUBACK 0x87
+// and QoS 2 PUBREC 0x87. (mochi refuses a PUBLISH with neither topic nor
+// alias as it decodes it.) [MQTT-3.3.2-12]
+func (a *ACL) allowPublish(cl *mqtt.Client, g *Grant, pk *packets.Packet) error {
 	if g != nil && a.canPublish(g, pk.TopicName) {
 		return nil
 	}
 	if pk.FixedHeader.Qos == 0 {
 		return packets.ErrRejectPacket
 	}
-	return packets.ErrNotAuthorized
+	return refuse(cl, pk, packets.ErrNotAuthorized)
 }

@@ -135,7 +135,7 @@ func (r *Recorder) record(cl *mqtt.Client, pk *packets.Packet) error {
 		}
 	}
 	if errors.Is(err, storage.ErrBusy) {
-		return refuse(cl, pk, packets.ErrQuotaExceeded.Code, "readings arrive faster than they can be stored; try again")
+		return refuse(cl, pk, packets.Code{Code: packets.ErrQuotaExceeded.Code, Reason: "readings arrive faster than they can be stored; try again"})
 	}
 	if err == nil {
 		return nil
@@ -145,18 +145,7 @@ func (r *Recorder) record(cl *mqtt.Client, pk *packets.Packet) error {
 	if perr := server.Publish(sn.Owner+"/errors", []byte(msg), false, 0); perr != nil {
 		server.Log.Warn("publish sensor error", "sensor", sn.GlobalName(), "error", perr)
 	}
-	return refuse(cl, pk, packets.ErrPayloadFormatInvalid.Code, msg)
-}
-
-// refuse stops a publish: an MQTT 5 client sending QoS 1 or 2 gets a PUBACK
-// with code and reason; any other publish is acknowledged as usual (3.1.1 has
-// no negative acknowledgement, and a client left without one would resend
-// the same bad reading forever) and dropped.
-func refuse(cl *mqtt.Client, pk *packets.Packet, code byte, reason string) error {
-	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
-		return packets.Code{Code: code, Reason: reason}
-	}
-	return packets.CodeSuccessIgnore
+	return refuse(cl, pk, packets.Code{Code: packets.ErrPayloadFormatInvalid.Code, Reason: msg})
 }
 
 // decodeReading reads a JSON object published to a sensor's data topic.

@@ -78,6 +78,15 @@ func TestSensor_BadReadingRefusedAndExplained(t *testing.T) {
 	if m := wotkittest.Expect(t, owner.Msgs); m.Topic != "alice/errors" || m.Payload != pr.Properties.ReasonString {
 		t.Fatalf("owner got %+v, want the reason on alice/errors", m)
 	}
+	// At QoS 2 the refusal is a PUBREC, which ends the exchange: a PUBACK
+	// would leave the sender waiting for one.
+	pr, err = pub.Publish(ctx(t), &paho.Publish{Topic: "alice/weather/data", QoS: 2, Payload: []byte(`{"temp": "hot"}`)})
+	if err != nil || pr == nil || pr.ReasonCode != 0x99 || pr.Properties == nil || pr.Properties.ReasonString == "" {
+		t.Fatalf("bad reading at QoS 2: %+v %v, want PUBREC 0x99 with a reason", pr, err)
+	}
+	if m := wotkittest.Expect(t, owner.Msgs); m.Topic != "alice/errors" || m.Payload != pr.Properties.ReasonString {
+		t.Fatalf("owner got %+v, want the QoS 2 reason on alice/errors", m)
+	}
 	c3, err := wotkittest.Dial3(t, w.addr, "station3", w.alice, w.alicePW)
 	if err != nil {
 		t.Fatal(err)
