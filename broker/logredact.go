@@ -10,7 +10,8 @@ import (
 // packetRedactor is the log handler mochi writes through. mochi logs whole
 // packets with some errors: a second CONNECT with its password ("error
 // processing packet"), a PUBLISH a hook refused with its payload, up to the
-// largest packet a client may send ("publish packet error"). The redactor
+// largest packet a client may send ("publish packet rejected" or "publish
+// packet error"). The redactor
 // logs what kind of packet it was instead: type, client id, topic, packet id,
 // QoS and payload size.
 type packetRedactor struct{ slog.Handler }

@@ -20,8 +20,8 @@ import (
 
 // mochi logs whole packets with some errors: a PUBLISH beyond the receive
 // maximum ("error processing packet"), a reading the sensor hook refused
-// ("publish packet error"), each with its payload, at any size a client may
-// send. At the debug level too, the broker's log says which packet it was
+// ("publish packet rejected"), each with its payload, at any size a client
+// may send. At the debug level too, the broker's log says which packet it was
 // and does not hold the payload.
 func TestLog_PacketsWithoutPayloads(t *testing.T) {
 	var logs broker.SyncBuffer
@@ -72,12 +72,12 @@ func TestLog_PacketsWithoutPayloads(t *testing.T) {
 	deadline := time.Now().Add(wotkittest.Timeout)
 	for {
 		out = logs.String()
-		if strings.Contains(out, "error processing packet") && strings.Contains(out, "publish packet error") || time.Now().After(deadline) {
+		if strings.Contains(out, "error processing packet") && strings.Contains(out, "publish packet rejected") || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, line := range []string{"error processing packet", "publish packet error"} {
+	for _, line := range []string{"error processing packet", "publish packet rejected"} {
 		if !strings.Contains(out, line) {
 			t.Fatalf("mochi did not log %q, so the test proves nothing; log:\n%s", line, out)
 		}
@@ -85,6 +85,13 @@ func TestLog_PacketsWithoutPayloads(t *testing.T) {
 	for _, secret := range []string{keyPW, payloadMark} {
 		if strings.Contains(out, secret) {
 			t.Errorf("the log holds %q:\n%s", secret, out)
+		}
+	}
+	// A client's bad reading is the client's error, not the server's: it is
+	// answered with the reason, and logged at the debug level.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "alice/weather/data") && !strings.Contains(line, "level=DEBUG") {
+			t.Errorf("the refused reading logged above debug: %s", line)
 		}
 	}
 	for _, summary := range []string{"pk.type=Publish", "packet.type=Publish", "packet.topic=alice/weather/data", "packet.payload_bytes="} {

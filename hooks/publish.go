@@ -42,23 +42,25 @@ func (p *Publish) OnPublish(cl *mqtt.Client, pk *packets.Packet) error {
 	return p.recorder.record(cl, pk)
 }
 
-// refuse stops a publish from the publish hook. An MQTT 5 client gets why:
-// in a PUBACK at QoS 1, in a PUBREC at QoS 2, which ends that exchange (mochi
-// answers a hook's code with a PUBACK whatever the QoS, which a QoS 2 sender
-// does not expect). Any other publish is acknowledged as usual (3.1.1 has no
+// refuse stops a publish from the publish hook. An MQTT 5 client gets why,
+// as mochi's own ACL refusal does it: in a PUBACK at QoS 1, in a PUBREC at
+// QoS 2, which ends that exchange. (Left to mochi, a hook's code becomes a
+// PUBACK whatever the QoS, and an error line in the server's log for each
+// refused message.) Any other publish is acknowledged as usual (3.1.1 has no
 // negative acknowledgement, and a client left without one would resend the
 // same bad reading forever) and dropped.
 func refuse(cl *mqtt.Client, pk *packets.Packet, why packets.Code) error {
-	switch {
-	case cl.Properties.ProtocolVersion != 5 || pk.FixedHeader.Qos == 0:
+	if cl.Properties.ProtocolVersion != 5 || pk.FixedHeader.Qos == 0 {
 		return packets.CodeSuccessIgnore
-	case pk.FixedHeader.Qos == 1:
-		return why
+	}
+	ack := packets.Puback
+	if pk.FixedHeader.Qos == 2 {
+		ack = packets.Pubrec
 	}
 	// An error here means the connection is closing: the publish is dropped
 	// all the same, and mochi's reader sees the closed connection.
 	_ = cl.WritePacket(packets.Packet{
-		FixedHeader: packets.FixedHeader{Type: packets.Pubrec},
+		FixedHeader: packets.FixedHeader{Type: ack},
 		PacketID:    pk.PacketID,
 		ReasonCode:  why.Code,
 		Properties:  packets.Properties{ReasonString: why.Reason},
