@@ -8,7 +8,9 @@
 // between them, more than the connection's heap), so at GOGC=100 a server whose
 // clients reconnect kept up to the memory of its connections again in garbage.
 // Tune instead allows Fraction of the live heap, and at least Floor, the
-// allowance the Go team's advice for such programs ("tweak GOGC") comes to.
+// allowance the Go team's advice for such programs ("tweak GOGC") comes to;
+// GOGC stays within [10, 500], so a heap under Floor/5 grows by five times
+// what the collector scans rather than by Floor.
 package gctune
 
 import (
