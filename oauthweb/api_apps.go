@@ -84,15 +84,9 @@ func (p *Portal) apiGetApp(c echo.Context) error {
 }
 
 func (p *Portal) apiDeleteApp(c echo.Context) error {
-	pr := principalOf(c)
-	a, err := p.appToChange(c, pr.User)
-	if err != nil {
+	if err := p.deleteAppOf(c, principalOf(c).User, "api"); err != nil {
 		return err
 	}
-	if err := p.store.DeleteApp(a.ClientID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return internalError(err)
-	}
-	p.log.Info("app deleted", "user", pr.User.Name, "client_id", a.ClientID, "via", "api")
 	return c.NoContent(http.StatusNoContent)
 }
 

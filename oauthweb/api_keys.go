@@ -77,21 +77,8 @@ func (p *Portal) apiCreateKey(c echo.Context) error {
 	return c.JSON(http.StatusCreated, out)
 }
 
-// apiOwnKey returns the key in the path if it belongs to the caller; another
-// user's key is 404, as if it did not exist.
-func (p *Portal) apiOwnKey(c echo.Context) (storage.Key, error) {
-	k, err := p.store.Key(c.Param("id"))
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && k.Owner != principalOf(c).User.Name) {
-		return storage.Key{}, newError(http.StatusNotFound, "no such key", "no key with id "+c.Param("id")+" belongs to you")
-	}
-	if err != nil {
-		return storage.Key{}, internalError(err)
-	}
-	return k, nil
-}
-
 func (p *Portal) apiGetKey(c echo.Context) error {
-	k, err := p.apiOwnKey(c)
+	k, err := p.ownKey(c, principalOf(c).User.Name)
 	if err != nil {
 		return err
 	}
@@ -99,13 +86,8 @@ func (p *Portal) apiGetKey(c echo.Context) error {
 }
 
 func (p *Portal) apiDeleteKey(c echo.Context) error {
-	k, err := p.apiOwnKey(c)
-	if err != nil {
+	if err := p.deleteOwnKey(c, principalOf(c).User.Name, "api"); err != nil {
 		return err
 	}
-	if err := p.store.DeleteKey(k.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return internalError(err)
-	}
-	p.log.Info("key deleted", "user", k.Owner, "key", k.ID, "via", "api")
 	return c.NoContent(http.StatusNoContent)
 }

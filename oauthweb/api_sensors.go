@@ -321,15 +321,9 @@ func (p *Portal) apiUpdateSensor(c echo.Context) error {
 }
 
 func (p *Portal) apiDeleteSensor(c echo.Context) error {
-	user := principalOf(c).User.Name
-	sn, err := p.ownSensor(user, c.Param("ref"))
-	if err != nil {
+	if err := p.deleteOwnSensor(c, principalOf(c).User.Name, "api"); err != nil {
 		return err
 	}
-	if err := p.store.DeleteSensor(sn.Owner, sn.Name); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return internalError(err)
-	}
-	p.log.Info("sensor deleted", "user", user, "sensor", sn.GlobalName(), "via", "api")
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -127,10 +127,18 @@ func (p *Portal) deleteAppPage(c echo.Context) error {
 	return p.render(c, http.StatusOK, "app_delete", appDetail{App: a})
 }
 
-// deleteApp removes the application with its grants and tokens; storage tells
-// the broker to end its sessions.
+// deleteApp removes the application, from the portal.
 func (p *Portal) deleteApp(c echo.Context) error {
-	u := sessionOf(c).user
+	if err := p.deleteAppOf(c, sessionOf(c).user, "portal"); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/apps?deleted=1")
+}
+
+// deleteAppOf deletes the application in the path with its grants and tokens
+// if u may change it, for the portal and the API (via); storage tells the
+// broker to end its sessions.
+func (p *Portal) deleteAppOf(c echo.Context, u storage.User, via string) error {
 	a, err := p.appToChange(c, u)
 	if err != nil {
 		return err
@@ -138,8 +146,8 @@ func (p *Portal) deleteApp(c echo.Context) error {
 	if err := p.store.DeleteApp(a.ClientID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return internalError(err)
 	}
-	p.log.Info("app deleted", "user", u.Name, "client_id", a.ClientID, "owner", a.Owner, "via", "portal")
-	return c.Redirect(http.StatusSeeOther, "/apps?deleted=1")
+	p.log.Info("app deleted", "user", u.Name, "client_id", a.ClientID, "owner", a.Owner, "via", via)
+	return nil
 }
 
 func (p *Portal) appEndpoints() appEndpoints {

@@ -73,12 +73,13 @@ func (p *Portal) createKey(c echo.Context) error {
 	return internalError(err)
 }
 
-// ownKey returns the key named in the path if it belongs to the signed-in user;
-// anyone else's key is as missing as a key that does not exist.
+// ownKey returns the key named in the path if it belongs to owner (the
+// signed-in user or the API caller); anyone else's key is as missing (404) as
+// a key that does not exist.
 func (p *Portal) ownKey(c echo.Context, owner string) (storage.Key, error) {
 	k, err := p.store.Key(c.Param("id"))
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && k.Owner != owner) {
-		return storage.Key{}, newError(http.StatusNotFound, "There is no such key.", "no key with this id belongs to you")
+		return storage.Key{}, newError(http.StatusNotFound, "no such key", "no key with id "+c.Param("id")+" belongs to you")
 	}
 	if err != nil {
 		return storage.Key{}, internalError(err)
@@ -130,18 +131,26 @@ func (p *Portal) deleteKeyPage(c echo.Context) error {
 	return p.render(c, http.StatusOK, "key_delete", keyDetail{Key: k})
 }
 
-// deleteKey removes the key; storage tells the broker to end its sessions.
+// deleteKey removes the key, from the portal.
 func (p *Portal) deleteKey(c echo.Context) error {
-	s := sessionOf(c)
-	k, err := p.ownKey(c, s.user.Name)
+	if err := p.deleteOwnKey(c, sessionOf(c).user.Name, "portal"); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/keys?deleted=1")
+}
+
+// deleteOwnKey deletes the key named in the path if it belongs to owner, for
+// the portal and the API (via); storage tells the broker to end its sessions.
+func (p *Portal) deleteOwnKey(c echo.Context, owner, via string) error {
+	k, err := p.ownKey(c, owner)
 	if err != nil {
 		return err
 	}
 	if err := p.store.DeleteKey(k.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return internalError(err)
 	}
-	p.log.Info("key deleted", "user", s.user.Name, "key", k.ID, "via", "portal")
-	return c.Redirect(http.StatusSeeOther, "/keys?deleted=1")
+	p.log.Info("key deleted", "user", owner, "key", k.ID, "via", via)
+	return nil
 }
 
 // keySecret builds the once-only page, with a command line a user can paste:

@@ -205,10 +205,18 @@ func (p *Portal) deleteSensorPage(c echo.Context) error {
 	return p.render(c, http.StatusOK, "sensor_delete", sensorDetail{Sensor: sn})
 }
 
-// deleteSensor removes the sensor and its data; storage tells the broker,
-// which stops delivering it to other users.
+// deleteSensor removes the sensor, from the portal.
 func (p *Portal) deleteSensor(c echo.Context) error {
-	user := sessionOf(c).user.Name
+	if err := p.deleteOwnSensor(c, sessionOf(c).user.Name, "portal"); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/sensors?deleted=1")
+}
+
+// deleteOwnSensor deletes the sensor in the path and its data if it belongs to
+// user, for the portal and the API (via); storage tells the broker, which
+// stops delivering it to other users.
+func (p *Portal) deleteOwnSensor(c echo.Context, user, via string) error {
 	sn, err := p.ownSensor(user, c.Param("ref"))
 	if err != nil {
 		return err
@@ -216,8 +224,8 @@ func (p *Portal) deleteSensor(c echo.Context) error {
 	if err := p.store.DeleteSensor(sn.Owner, sn.Name); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return internalError(err)
 	}
-	p.log.Info("sensor deleted", "user", user, "sensor", sn.GlobalName(), "via", "portal")
-	return c.Redirect(http.StatusSeeOther, "/sensors?deleted=1")
+	p.log.Info("sensor deleted", "user", user, "sensor", sn.GlobalName(), "via", via)
+	return nil
 }
 
 // readSensorForm reads the New Sensor and Edit Sensor forms, whose fields are
