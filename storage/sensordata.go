@@ -117,11 +117,13 @@ type Retention struct {
 var DefaultRetention = Retention{MaxReadings: 100_000, MaxAge: 365 * 24 * time.Hour}
 
 // Batching of readings: at most this many per transaction, and a reading
-// waits at most flushInterval before it is written.
+// waits at most flushInterval before it is written. The queue holds what
+// arrives during a few transactions; it is allocated whole and scanned by
+// every garbage collection, so it is not larger.
 const (
 	batchSize     = 1000
 	flushInterval = 50 * time.Millisecond
-	queueSize     = 16 * batchSize
+	queueSize     = 4 * batchSize
 )
 
 type pendingReading struct {
