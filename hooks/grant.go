@@ -84,7 +84,7 @@ const sharePrefix = "$share/"
 // stripShare returns FILTER for $share/GROUP/FILTER, and filter unchanged
 // otherwise. A $share filter without a FILTER part returns "" (never owned).
 func stripShare(filter string) string {
-	if len(filter) < len(sharePrefix) || !strings.EqualFold(filter[:len(sharePrefix)], sharePrefix) {
+	if len(filter) < len(sharePrefix) || filter[0] != '$' || !strings.EqualFold(filter[:len(sharePrefix)], sharePrefix) {
 		return filter
 	}
 	rest := filter[len(sharePrefix):]
