@@ -104,7 +104,9 @@ func BenchmarkACL(b *testing.B) {
 // nothing: what providing OnPublish at all costs.
 type emptyPublishHook struct{ auth.AllowHook }
 
-func (h *emptyPublishHook) Provides(b byte) bool { return b == mqtt.OnPublish || h.AllowHook.Provides(b) }
+func (h *emptyPublishHook) Provides(b byte) bool {
+	return b == mqtt.OnPublish || h.AllowHook.Provides(b)
+}
 
 func (h *emptyPublishHook) OnPublish(_ *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	return pk, nil
