@@ -1,6 +1,7 @@
 package oauthweb
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -64,7 +65,7 @@ func (p *Portal) grant(c echo.Context) (oauth2.TokenInfo, *oauthError) {
 			RedirectURI: c.FormValue("redirect_uri"), CodeVerifier: c.FormValue("code_verifier"), Request: c.Request(),
 		})
 	case "refresh_token":
-		scope, e := o.refreshScope(app, c.FormValue("refresh_token"), c.FormValue("scope"))
+		scope, e := o.refreshScope(c, app, c.FormValue("refresh_token"), c.FormValue("scope"))
 		if e != nil {
 			return nil, e
 		}
@@ -91,14 +92,13 @@ func (p *Portal) grant(c echo.Context) (oauth2.TokenInfo, *oauthError) {
 // refresh token must belong to the authenticated client (go-oauth2 does not
 // check), and a requested scope may narrow the original but never widen it
 // (RFC 6749 section 6). It returns the scope to issue.
-func (o *oauthServer) refreshScope(app storage.App, refresh, requested string) (string, *oauthError) {
+func (o *oauthServer) refreshScope(c echo.Context, app storage.App, refresh, requested string) (string, *oauthError) {
 	if refresh == "" {
 		return "", errInvalidRequest("refresh_token is required")
 	}
 	info, err := o.store.IntrospectToken(refresh)
 	if err != nil {
-		o.log.Error("oauth refresh: look up the refresh token", "error", err)
-		return "", &oauthError{"server_error", "the server could not complete the request", http.StatusInternalServerError}
+		return "", o.serverError(c, fmt.Errorf("look up the refresh token: %w", err))
 	}
 	if info.Kind != "refresh_token" || info.ClientID != app.ClientID {
 		return "", errInvalidGrant("the refresh token is unknown, expired, revoked, or was issued to another client")
