@@ -35,7 +35,8 @@ func TestSuiteRatio_PairsFiguresOfOneRound(t *testing.T) {
 }
 
 // Each round (or cycle of turns) starts one broker later, so that no broker
-// always goes first or always follows the same other.
+// always goes first. (Each still follows the same other every time: the
+// rotation keeps the order.)
 func TestRunOrder_Rotates(t *testing.T) {
 	ts := []string{"a", "b", "c"}
 	for n, want := range [][]string{{"a", "b", "c"}, {"b", "c", "a"}, {"c", "a", "b"}, {"a", "b", "c"}} {
