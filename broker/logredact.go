@@ -11,9 +11,8 @@ import (
 // packets with some errors: a second CONNECT with its password ("error
 // processing packet"), a PUBLISH a hook refused with its payload, up to the
 // largest packet a client may send ("publish packet rejected" or "publish
-// packet error"). The redactor
-// logs what kind of packet it was instead: type, client id, topic, packet id,
-// QoS and payload size.
+// packet error"). The redactor logs what kind of packet it was instead: type,
+// client id, topic, packet id, QoS and payload size.
 type packetRedactor struct{ slog.Handler }
 
 // Handle logs r with every packet in it summarised.
