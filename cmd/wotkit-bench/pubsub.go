@@ -327,16 +327,13 @@ func (r *pubSubRun) start(ctx context.Context) (stop func() error) {
 // closes every connection, and fills in res's counts and rate. A run without
 // a Duration measures everything that arrived.
 func (r *pubSubRun) finish(ctx context.Context, res *PubSubResult) error {
-	r.drain(ctx)
+	r.drain(ctx, r.caughtUp)
 	if r.cfg.Duration <= 0 {
 		res.Measured = r.received.Load()
 	}
 	r.closeAll()
 	r.readers.Wait()
-	for _, p := range r.pubs {
-		res.Sent += p.sent.Load()
-		res.Acked += p.acked.Load()
-	}
+	res.Sent, res.Acked = r.counts()
 	res.Expected = res.Sent * int64(r.cfg.Subscribers)
 	res.Received = r.received.Load()
 	res.Foreign = r.foreign.Load()
@@ -529,23 +526,30 @@ func (r *pubSubRun) errOr(err error) error {
 	return err
 }
 
-// drain waits until every expected message and acknowledgement arrived, or
-// Drain passed (what is missing then counts as lost).
-func (r *pubSubRun) drain(ctx context.Context) {
-	deadline := time.Now().Add(r.cfg.Drain)
-	for time.Now().Before(deadline) && ctx.Err() == nil && !r.caughtUp() {
-		time.Sleep(drainPoll)
+// drain waits until done reports true (it returns true), or until Drain
+// passed or ctx ended (false).
+func (r *pubSubRun) drain(ctx context.Context, done func() bool) bool {
+	for deadline := time.Now().Add(r.cfg.Drain); !done(); time.Sleep(drainPoll) {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return false
+		}
 	}
+	return true
+}
+
+// counts returns the messages the publishers sent and had acknowledged so far.
+func (r *pubSubRun) counts() (sent, acked int64) {
+	for _, p := range r.pubs {
+		sent += p.sent.Load()
+		acked += p.acked.Load()
+	}
+	return sent, acked
 }
 
 // caughtUp reports whether every message sent so far reached every
 // subscriber of its user and, at QoS 1, was acknowledged.
 func (r *pubSubRun) caughtUp() bool {
-	var sent, acked int64
-	for _, p := range r.pubs {
-		sent += p.sent.Load()
-		acked += p.acked.Load()
-	}
+	sent, acked := r.counts()
 	return r.received.Load() >= sent*int64(r.cfg.Subscribers) && (r.cfg.QoS == 0 || acked >= sent)
 }
 

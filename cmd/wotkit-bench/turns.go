@@ -141,15 +141,12 @@ func (r *pubSubRun) turn(ctx context.Context, d time.Duration) (Turn, error) {
 	if !ok {
 		return Turn{}, r.errOr(ctx.Err())
 	}
-	deadline := time.Now().Add(r.cfg.Drain)
-	for r.gate.waiting.Load() < int32(len(r.pubs)) || !r.caughtUp() {
-		if ctx.Err() != nil {
-			return Turn{}, r.errOr(ctx.Err())
+	settled := func() bool { return r.gate.waiting.Load() >= int32(len(r.pubs)) && r.caughtUp() }
+	if !r.drain(ctx, settled) {
+		if err := ctx.Err(); err != nil {
+			return Turn{}, r.errOr(err)
 		}
-		if time.Now().After(deadline) {
-			return Turn{}, r.errOr(fmt.Errorf("messages still in flight %s after the turn", r.cfg.Drain))
-		}
-		time.Sleep(drainPoll)
+		return Turn{}, r.errOr(fmt.Errorf("messages still in flight %s after the turn", r.cfg.Drain))
 	}
 	return Turn{Received: r.received.Load() - r0, Elapsed: time.Since(t0)}, nil
 }
