@@ -334,8 +334,10 @@ func (s *suite) round(ctx context.Context, round int) error {
 		if sc.turns != nil {
 			var vals map[string]map[string][]float64
 			err := s.runChecked(ctx, sc, "all", ts, func() (err error) {
-				vals, err = sc.turns(ctx, applied, round)
-				return err
+				if vals, err = sc.turns(ctx, applied, round); err != nil {
+					return err
+				}
+				return awaitIdle(ctx, applied)
 			})
 			if err != nil {
 				return fmt.Errorf("round %d, %s: %w", round+1, sc.name, err)
@@ -352,8 +354,10 @@ func (s *suite) round(ctx context.Context, round int) error {
 		for _, t := range applied {
 			var vals map[string]float64
 			err := s.runChecked(ctx, sc, t.name, ts, func() (err error) {
-				vals, err = sc.run(ctx, t, round)
-				return err
+				if vals, err = sc.run(ctx, t, round); err != nil {
+					return err
+				}
+				return awaitIdle(ctx, []*target{t})
 			})
 			if err != nil {
 				return fmt.Errorf("round %d, %s, %s: %w", round+1, sc.name, t.name, err)
@@ -361,9 +365,18 @@ func (s *suite) round(ctx context.Context, round int) error {
 			for m, v := range vals {
 				s.record(m, t.name, v)
 			}
-			if _, _, err := awaitQuiet(ctx, t.pid); err != nil {
-				return fmt.Errorf("round %d, after %s, %s: %w", round+1, sc.name, t.name, err)
-			}
+		}
+	}
+	return nil
+}
+
+// awaitIdle waits until each broker of ts is idle (awaitQuiet): what a run
+// leaves a broker to do then falls in no other run, the same run repeated
+// included.
+func awaitIdle(ctx context.Context, ts []*target) error {
+	for _, t := range ts {
+		if _, _, err := awaitQuiet(ctx, t.pid); err != nil {
+			return fmt.Errorf("wait for %s to be idle: %w", t.name, err)
 		}
 	}
 	return nil
