@@ -43,7 +43,8 @@ func (s *suite) med(metric, broker string) float64 { return median(s.results[met
 // ratio returns the median of the ratios of one figure to another, each
 // taken from a pair of runs made in the same round (for publish, the same
 // cycle of turns): a stretch in which the machine was busy with other work
-// then weighs on both sides of a ratio alike. NaN when either is missing.
+// then weighs on both sides of a ratio alike. NaN when either is missing or
+// the baseline is zero.
 func (s *suite) ratio(metric, broker, baseMetric, baseBroker string) float64 {
 	a, b := s.results[metric][broker], s.results[baseMetric][baseBroker]
 	if len(a) == 0 || len(a) != len(b) {
@@ -51,6 +52,9 @@ func (s *suite) ratio(metric, broker, baseMetric, baseBroker string) float64 {
 	}
 	rs := make([]float64, len(a))
 	for i := range a {
+		if b[i] == 0 {
+			return math.NaN()
+		}
 		rs[i] = a[i] / b[i]
 	}
 	return median(rs)

@@ -32,6 +32,10 @@ func TestSuiteRatio_PairsFiguresOfOneRound(t *testing.T) {
 	if got := s.ratio("qos0", nameWotkit, "qos0", nameMochi); !math.IsNaN(got) {
 		t.Errorf("ratio of rounds that do not pair = %v, want NaN", got)
 	}
+	s.results["revoke"] = map[string][]float64{nameWotkit: {50}, nameMochi: {0}}
+	if got := s.ratio("revoke", nameWotkit, "revoke", nameMochi); !math.IsNaN(got) {
+		t.Errorf("ratio to a zero baseline = %v, want NaN (shown as -)", got)
+	}
 }
 
 // Each round (or cycle of turns) starts one broker later, so that no broker
