@@ -223,6 +223,10 @@ func TestEvents_PublishedAfterCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	k2, _, err := s.CreateKey("alice", storage.NewKey{Name: "cellar"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var seen []storage.Event
 	cancel := s.Watch(func(e storage.Event) {
 		// The change is visible to a reader when the event arrives.
@@ -235,7 +239,7 @@ func TestEvents_PublishedAfterCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	if _, err := s.SetPassword("alice", "another password", ""); err != nil {
+	if err := s.DeleteKey(k2.ID); err != nil { // an event no watcher hears
 		t.Fatal(err)
 	}
 	if len(seen) != 1 || seen[0].Kind != storage.KeyRevoked || seen[0].User != "alice" || seen[0].KeyID != k.ID {
