@@ -16,11 +16,11 @@ const maxCachedCredentials = 100_000
 // instead of a read transaction and a JSON decode. The secret is checked on
 // every use; only the decoding is saved.
 //
-// Every committed change (Store.update calls invalidate) empties it, and an
-// entry is added only if no change committed since the read it comes from
-// began: a cached record is never older than the database as it was at the
-// last invalidation. Sensor readings and last-used times, written apart, do
-// not empty it: authentication reads neither.
+// Every write through Store.update empties it (invalidate), and an entry is
+// added only if no such write happened since the read it comes from began: a
+// cached record is never older than the database as it was at the last
+// invalidation. Writes through Store.updateApart (web sessions, sensors,
+// readings, last-used times) leave it be: authentication reads none of them.
 type authCache struct {
 	gen    atomic.Uint64 // counts invalidations
 	mu     sync.Mutex    // serialises put against invalidate

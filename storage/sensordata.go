@@ -211,7 +211,7 @@ func (s *Store) writeReadings() {
 		if len(batch) == 0 {
 			return
 		}
-		err := s.db.Update(func(tx *bolt.Tx) error { return s.writeBatch(tx, batch) })
+		err := s.updateApart(func(tx *bolt.Tx) ([]Event, error) { return nil, s.writeBatch(tx, batch) })
 		if err != nil {
 			err = fmt.Errorf("write readings: %w", err)
 		}

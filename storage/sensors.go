@@ -168,7 +168,7 @@ func (s *Store) CreateSensor(sn Sensor) (Sensor, error) {
 	}
 	now := time.Now().UTC()
 	sn.Created, sn.LastUpdate = now, now
-	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
+	err := s.updateApart(func(tx *bolt.Tx) ([]Event, error) {
 		if tx.Bucket(bucketUsers).Get([]byte(sn.Owner)) == nil {
 			return nil, fmt.Errorf("user %q: %w", sn.Owner, ErrNotFound)
 		}
@@ -237,7 +237,7 @@ func (s *Store) Sensors() ([]Sensor, error) { return listJSON[Sensor](s, bucketS
 // valid; owner and name cannot change.
 func (s *Store) UpdateSensor(owner, name string, change func(*Sensor) error) (Sensor, error) {
 	var sn Sensor
-	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
+	err := s.updateApart(func(tx *bolt.Tx) ([]Event, error) {
 		b := tx.Bucket(bucketSensors)
 		key := sensorKey(owner, name)
 		if err := getJSON(b, string(key), &sn); err != nil {
@@ -262,7 +262,7 @@ func (s *Store) UpdateSensor(owner, name string, change func(*Sensor) error) (Se
 // DeleteSensor removes a sensor and its data; other users' subscriptions to
 // it end (a SensorDeleted event).
 func (s *Store) DeleteSensor(owner, name string) error {
-	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
+	err := s.updateApart(func(tx *bolt.Tx) ([]Event, error) {
 		b := tx.Bucket(bucketSensors)
 		key := sensorKey(owner, name)
 		var sn Sensor

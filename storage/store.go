@@ -192,16 +192,31 @@ func (s *Store) Close() error {
 // Path returns the file the store is kept in.
 func (s *Store) Path() string { return s.path }
 
-// update runs fn in a write transaction and, once it has committed, publishes
-// the events fn returned.
+// update runs fn in a write transaction, then empties the authentication
+// cache and, once the transaction has committed, publishes the events fn
+// returned.
 func (s *Store) update(fn func(tx *bolt.Tx) ([]Event, error)) error {
+	return s.write(fn, true)
+}
+
+// updateApart is update for writes to records authentication never reads
+// (web sessions, sensors and their readings, last-used times): the
+// authentication cache stays, so a CONNECT after a portal sign-in or a
+// reading is still answered from memory.
+func (s *Store) updateApart(fn func(tx *bolt.Tx) ([]Event, error)) error {
+	return s.write(fn, false)
+}
+
+func (s *Store) write(fn func(tx *bolt.Tx) ([]Event, error), emptiesAuth bool) error {
 	var events []Event
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		events, err = fn(tx)
 		return err
 	})
-	s.auth.invalidate()
+	if emptiesAuth {
+		s.auth.invalidate()
+	}
 	if err != nil {
 		return err
 	}

@@ -96,7 +96,7 @@ func (s *Store) flushTouches() {
 	if len(pending) == 0 {
 		return
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.updateApart(func(tx *bolt.Tx) ([]Event, error) {
 		for what, t := range pending {
 			var err error
 			switch {
@@ -108,10 +108,10 @@ func (s *Store) flushTouches() {
 				err = updateJSON(tx.Bucket(bucketGrants), what[len(touchGrant):], func(g *Grant) { g.LastUsed = t.at })
 			}
 			if err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return nil
+		return nil, nil
 	})
 	if err != nil {
 		slog.Error("write last-used times", "records", len(pending), "error", err)

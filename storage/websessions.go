@@ -45,7 +45,7 @@ func (s *Store) CreateWebSession(user string) (string, WebSession, error) {
 	hash := HashSecret(token)
 	now := time.Now().UTC()
 	ws := WebSession{User: user, Created: now, Expires: now.Add(WebSessionIdle)}
-	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
+	err := s.updateApart(func(tx *bolt.Tx) ([]Event, error) {
 		if tx.Bucket(bucketUsers).Get([]byte(user)) == nil {
 			return nil, fmt.Errorf("user %q: %w", user, ErrNotFound)
 		}
@@ -87,7 +87,7 @@ func (s *Store) WebSession(token string) (WebSession, error) {
 	if next.Sub(ws.Expires) < webSessionRefresh {
 		return ws, nil
 	}
-	err = s.update(func(tx *bolt.Tx) ([]Event, error) {
+	err = s.updateApart(func(tx *bolt.Tx) ([]Event, error) {
 		b := tx.Bucket(bucketWebSessions)
 		var cur WebSession
 		if err := getWebSession(b, hash, &cur); err != nil {
@@ -113,7 +113,7 @@ func (s *Store) DeleteWebSession(token string) error {
 }
 
 func (s *Store) deleteWebSession(hash [32]byte) error {
-	return s.update(func(tx *bolt.Tx) ([]Event, error) {
+	return s.updateApart(func(tx *bolt.Tx) ([]Event, error) {
 		b := tx.Bucket(bucketWebSessions)
 		var ws WebSession
 		err := getWebSession(b, hash, &ws)
@@ -162,7 +162,7 @@ func deleteWebSessionsOf(tx *bolt.Tx, user, keep string) (int, error) {
 func (s *Store) PurgeWebSessions() (int, error) {
 	now := time.Now().UTC()
 	n := 0
-	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
+	err := s.updateApart(func(tx *bolt.Tx) ([]Event, error) {
 		b := tx.Bucket(bucketWebSessions)
 		var expired [][]byte // index keys
 		c := b.Cursor()
