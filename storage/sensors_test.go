@@ -225,8 +225,9 @@ func TestSensors_DeleteLeavesNoReadingsBehind(t *testing.T) {
 }
 
 // A reading that arrives alone is written without more readings behind it,
-// before a full batch and after one: the writer sleeps while nothing comes
-// and sets its flush deadline when a batch begins.
+// before a full batch and after one: the writer sets its flush deadline when
+// a batch begins. (That it does not wake while nothing comes is measured, in
+// the README, not tested.)
 func TestSensorData_LoneReadingsAreWritten(t *testing.T) {
 	s := sensorStore(t, storage.Retention{})
 	sn, err := s.CreateSensor(storage.Sensor{Owner: "alice", Name: "weather"})
