@@ -30,7 +30,7 @@ type WebSession struct {
 
 // Records of the web_sessions bucket: 's' + hash -> WebSession, and the index
 // 'u' + user + 0x00 + hash -> nil, to find a user's sessions.
-func webSessionKey(hash [32]byte) []byte { return append([]byte{'s'}, hash[:]...) }
+func webSessionKey(hash []byte) []byte { return append([]byte{'s'}, hash...) }
 
 func webSessionIndex(user string, hash []byte) []byte {
 	k := append([]byte{'u'}, user...)
@@ -50,7 +50,7 @@ func (s *Store) CreateWebSession(user string) (string, WebSession, error) {
 			return nil, fmt.Errorf("user %q: %w", user, ErrNotFound)
 		}
 		b := tx.Bucket(bucketWebSessions)
-		if err := putJSON(b, string(webSessionKey(hash)), ws); err != nil {
+		if err := putJSON(b, string(webSessionKey(hash[:])), ws); err != nil {
 			return nil, err
 		}
 		return nil, b.Put(webSessionIndex(user, hash[:]), nil)
@@ -95,7 +95,7 @@ func (s *Store) WebSession(token string) (WebSession, error) {
 		}
 		cur.Expires = next
 		ws = cur
-		return nil, putJSON(b, string(webSessionKey(hash)), cur)
+		return nil, putJSON(b, string(webSessionKey(hash[:])), cur)
 	})
 	if err != nil {
 		return WebSession{}, fmt.Errorf("web session: extend: %w", err)
@@ -123,11 +123,17 @@ func (s *Store) deleteWebSession(hash [32]byte) error {
 		if err != nil {
 			return nil, err
 		}
-		if err := b.Delete(webSessionKey(hash)); err != nil {
-			return nil, err
-		}
-		return nil, b.Delete(webSessionIndex(ws.User, hash[:]))
+		return nil, deleteWebSessionRecords(b, ws.User, hash[:])
 	})
+}
+
+// deleteWebSessionRecords removes the session of user with hash: its record
+// and its index entry.
+func deleteWebSessionRecords(b *bolt.Bucket, user string, hash []byte) error {
+	if err := b.Delete(webSessionKey(hash)); err != nil {
+		return err
+	}
+	return b.Delete(webSessionIndex(user, hash))
 }
 
 // deleteWebSessionsOf signs user out everywhere except in the session whose
@@ -136,22 +142,17 @@ func deleteWebSessionsOf(tx *bolt.Tx, user, keep string) (int, error) {
 	keepHash := HashSecret(keep)
 	b := tx.Bucket(bucketWebSessions)
 	prefix := webSessionIndex(user, nil)
-	var ended [][]byte
+	var ended [][]byte // hashes
 	c := b.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		hash := k[len(prefix):]
 		if keep != "" && bytes.Equal(hash, keepHash[:]) {
 			continue
 		}
-		ended = append(ended, bytes.Clone(k))
+		ended = append(ended, bytes.Clone(hash))
 	}
-	for _, k := range ended {
-		var hash [32]byte
-		copy(hash[:], k[len(prefix):])
-		if err := b.Delete(webSessionKey(hash)); err != nil {
-			return 0, err
-		}
-		if err := b.Delete(k); err != nil {
+	for _, hash := range ended {
+		if err := deleteWebSessionRecords(b, user, hash); err != nil {
 			return 0, err
 		}
 	}
@@ -164,7 +165,11 @@ func (s *Store) PurgeWebSessions() (int, error) {
 	n := 0
 	err := s.updateApart(func(tx *bolt.Tx) ([]Event, error) {
 		b := tx.Bucket(bucketWebSessions)
-		var expired [][]byte // index keys
+		type session struct {
+			user string
+			hash []byte
+		}
+		var expired []session
 		c := b.Cursor()
 		for k, v := c.Seek([]byte{'s'}); k != nil && k[0] == 's'; k, v = c.Next() {
 			var ws WebSession
@@ -172,15 +177,11 @@ func (s *Store) PurgeWebSessions() (int, error) {
 				return nil, fmt.Errorf("decode web session: %w", err)
 			}
 			if !now.Before(ws.Expires) {
-				expired = append(expired, webSessionIndex(ws.User, k[1:]))
+				expired = append(expired, session{ws.User, bytes.Clone(k[1:])})
 			}
 		}
-		for _, idx := range expired {
-			hash := idx[len(idx)-32:]
-			if err := b.Delete(append([]byte{'s'}, hash...)); err != nil {
-				return nil, err
-			}
-			if err := b.Delete(idx); err != nil {
+		for _, e := range expired {
+			if err := deleteWebSessionRecords(b, e.user, e.hash); err != nil {
 				return nil, err
 			}
 		}
@@ -194,5 +195,5 @@ func (s *Store) PurgeWebSessions() (int, error) {
 }
 
 func getWebSession(b *bolt.Bucket, hash [32]byte, ws *WebSession) error {
-	return getJSON(b, string(webSessionKey(hash)), ws)
+	return getJSON(b, string(webSessionKey(hash[:])), ws)
 }

@@ -96,7 +96,7 @@ func setExpiry(t *testing.T, s *Store, token string, expires time.Time) {
 			return nil, err
 		}
 		ws.Expires = expires
-		return nil, putJSON(b, string(webSessionKey(hash)), ws)
+		return nil, putJSON(b, string(webSessionKey(hash[:])), ws)
 	})
 	if err != nil {
 		t.Fatal(err)
