@@ -80,13 +80,13 @@ func statFields(b []byte) []string {
 // /proc/PID/task/*/schedstat: to the nanosecond where cpuTime counts 10 ms
 // ticks, but without the time of threads that have exited.
 func runTime(pid int) (time.Duration, error) {
-	d, _, err := threads(pid)
+	d, _, err := threads(pid, false)
 	return d, err
 }
 
-// threads returns how long the threads of process pid have run, and whether
-// one of them runs or waits for a CPU (state R) now.
-func threads(pid int) (ran time.Duration, runnable bool, err error) {
+// threads returns how long the threads of process pid have run and, when
+// state is asked for, whether one of them runs or waits for a CPU (state R) now.
+func threads(pid int, state bool) (ran time.Duration, runnable bool, err error) {
 	dir := fmt.Sprintf("/proc/%d/task", pid)
 	tasks, err := os.ReadDir(dir)
 	if err != nil {
@@ -106,6 +106,9 @@ func threads(pid int) (ran time.Duration, runnable bool, err error) {
 			return 0, false, fmt.Errorf("parse %s/%s/schedstat: %w", dir, t.Name(), err)
 		}
 		ran += time.Duration(n)
+		if !state || runnable {
+			continue
+		}
 		if st, err := os.ReadFile(dir + "/" + t.Name() + "/stat"); err == nil {
 			if f := statFields(st); len(f) > statState && f[statState] == "R" {
 				runnable = true
@@ -130,7 +133,7 @@ const (
 // runTime when called and when it went idle (their difference is the CPU time
 // it used meanwhile), and gives up waiting after quietMax.
 func awaitQuiet(ctx context.Context, pid int) (start, quiet time.Duration, err error) {
-	start, _, err = threads(pid)
+	start, err = runTime(pid)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -139,7 +142,7 @@ func awaitQuiet(ctx context.Context, pid int) (start, quiet time.Duration, err e
 		if !sleepCtx(ctx, quietWindow) {
 			return 0, 0, ctx.Err()
 		}
-		cur, runnable, err := threads(pid)
+		cur, runnable, err := threads(pid, true)
 		if err != nil {
 			return 0, 0, err
 		}
