@@ -55,17 +55,27 @@ func (s *Sensors) lookup(prefix string) *storage.Sensor {
 	return (*s.current.Load())[prefix]
 }
 
-// set replaces one sensor (nil: removes it).
-func (s *Sensors) set(owner, name string, sn *storage.Sensor) {
+// reload puts in the view what storage holds now for one sensor (nothing,
+// once it is deleted) and reports whether it is PUBLIC. It reads under the
+// writers' lock: events of two quick changes may be handled in either order,
+// each after its own commit, so the handler that reloads last reads the
+// latest state, and an earlier read can never overwrite it. A sensor that
+// cannot be read is left out, as if deleted, and the error returned.
+func (s *Sensors) reload(owner, name string) (public bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	sn, err := s.store.Sensor(owner, name)
 	m := maps.Clone(*s.current.Load())
-	if sn == nil {
+	if err != nil {
 		delete(m, owner+"/"+name)
 	} else {
-		m[owner+"/"+name] = sn
+		m[owner+"/"+name] = &sn
 	}
 	s.current.Store(&m)
+	if errors.Is(err, storage.ErrNotFound) {
+		err = nil
+	}
+	return err == nil && sn.Visibility == storage.Public, err
 }
 
 // sensorTopic splits "owner/name/leaf" into "owner/name" and leaf; ok is
@@ -162,19 +172,14 @@ func decodeReading(sn storage.Sensor, payload []byte) (storage.Reading, error) {
 // the ACL refuses delivery from the moment the view changes, and their
 // subscriptions to it are removed.
 func (s *Sensors) HandleEvent(e storage.Event) {
-	switch e.Kind {
-	case storage.SensorChanged:
-		sn, err := s.store.Sensor(e.User, e.Sensor)
-		if err != nil {
-			s.sessions.server.Log.Error("reload sensor", "sensor", e.User+"."+e.Sensor, "error", err)
-			return
-		}
-		s.set(e.User, e.Sensor, &sn)
-		if sn.Visibility != storage.Public {
-			s.dropOtherReaders(e.User, e.Sensor)
-		}
-	case storage.SensorDeleted:
-		s.set(e.User, e.Sensor, nil)
+	if e.Kind != storage.SensorChanged && e.Kind != storage.SensorDeleted {
+		return
+	}
+	public, err := s.reload(e.User, e.Sensor)
+	if err != nil {
+		s.sessions.server.Log.Error("reload sensor: treated as deleted until it changes again", "sensor", e.User+"."+e.Sensor, "error", err)
+	}
+	if !public {
 		s.dropOtherReaders(e.User, e.Sensor)
 	}
 }
