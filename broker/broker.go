@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,10 @@ type Config struct {
 	// not yet been sent (default 1024); a client further behind loses what
 	// does not fit. mochi's own default, 8192, costs 64 KB per connection.
 	MaxPendingWrites int32
+	// MaxSessionExpiry bounds how long a disconnected persistent session
+	// (MQTT 5 session expiry, 3.1.1 clean session off) keeps its
+	// subscriptions and queued messages (default 24h).
+	MaxSessionExpiry time.Duration
 	// Limits bound each credential and client (nil: hooks.DefaultLimits).
 	Limits *hooks.Limits
 	// Metrics counts what the broker and its hooks see (nil: not counted).
@@ -46,6 +51,11 @@ const (
 	DefaultConnectTimeout   = 10 * time.Second
 	DefaultMaxPacketSize    = 1 << 20
 	DefaultMaxPendingWrites = 1024
+	DefaultMaxSessionExpiry = 24 * time.Hour
+	// MaxTopicAliases is the number of topic aliases an MQTT 5 client may set
+	// on its connection (mochi's default, 65535, would let one connection keep
+	// 65535 topics of up to 64 KiB each).
+	MaxTopicAliases = 64
 	// ClientReadBufferSize is mochi's read buffer per client. The packet guard
 	// below it buffers the socket and hands out one validated packet per Read,
 	// so mochi's own buffer saves no system call: a small one saves memory.
@@ -69,6 +79,12 @@ func (c *Config) Validate() error {
 	if c.MaxPendingWrites < 0 {
 		return errors.New("max pending writes must be positive")
 	}
+	if c.MaxSessionExpiry == 0 {
+		c.MaxSessionExpiry = DefaultMaxSessionExpiry
+	}
+	if c.MaxSessionExpiry < time.Second || c.MaxSessionExpiry/time.Second > math.MaxUint32 {
+		return fmt.Errorf("max session expiry must be from 1s to %ds", uint32(math.MaxUint32))
+	}
 	if c.TLSAddr != "" && c.TLSConfig == nil {
 		return errors.New("a TLS listener needs a certificate and key")
 	}
@@ -79,6 +95,18 @@ func (c *Config) Validate() error {
 		c.Logger = slog.Default()
 	}
 	return nil
+}
+
+// Capabilities returns what a broker configured by c (after Validate)
+// announces to clients and enforces: mochi's defaults with c's packet size,
+// write queue and session expiry, and MaxTopicAliases.
+func (c Config) Capabilities() *mqtt.Capabilities {
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = c.MaxPacketSize
+	caps.MaximumClientWritesPending = c.MaxPendingWrites
+	caps.MaximumSessionExpiryInterval = uint32(c.MaxSessionExpiry / time.Second)
+	caps.TopicAliasMaximum = MaxTopicAliases
+	return caps
 }
 
 // Broker is a running MQTT broker.
@@ -97,11 +125,8 @@ func New(cfg Config, store hooks.Store) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("broker config: %w", err)
 	}
-	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumPacketSize = cfg.MaxPacketSize
-	caps.MaximumClientWritesPending = cfg.MaxPendingWrites
 	server := mqtt.New(&mqtt.Options{
-		Capabilities: caps,
+		Capabilities: cfg.Capabilities(),
 		Logger:       slog.New(packetRedactor{cfg.Logger.Handler()}).With("component", "mqtt"),
 		// The inline client publishes for the server itself (sensor data posted
 		// over HTTP, sensor errors). Its publishes skip the publish ACL, so only
@@ -198,6 +223,9 @@ func (b *Broker) MessagesDropped() int64 { return atomic.LoadInt64(&b.server.Inf
 // LiveSessions returns how many live sessions use a key.
 func (b *Broker) LiveSessions(keyID string) int { return b.sessions.KeySessions(keyID) }
 
+// shutdownWriteTimeout bounds the DISCONNECT written to each client at shutdown.
+const shutdownWriteTimeout = 100 * time.Millisecond
+
 // Shutdown tells every connected client that the server is going away
 // (MQTT 5: DISCONNECT 0x8B), then closes listeners and connections. It
 // returns when done or when ctx ends; calling it again returns at once.
@@ -208,19 +236,19 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	b.unwatch()
-	for _, cl := range b.server.Clients.GetAll() {
-		if cl.Net.Inline || cl.Closed() {
-			continue
-		}
-		if cl.Net.Conn != nil {
-			_ = cl.Net.Conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		}
-		// The error is the reason code itself, or a write to a socket that is
-		// going away: either way the client is stopped.
-		_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
-	}
 	done := make(chan error, 1)
-	go func() { done <- b.server.Close() }()
+	go func() {
+		// All at once: a client that does not read holds only its own
+		// DISCONNECT, for at most shutdownWriteTimeout.
+		var wg sync.WaitGroup
+		for _, cl := range b.server.Clients.GetAll() {
+			if !cl.Net.Inline {
+				wg.Go(func() { hooks.Disconnect(b.server, cl, packets.ErrServerShuttingDown, shutdownWriteTimeout) })
+			}
+		}
+		wg.Wait()
+		done <- b.server.Close()
+	}()
 	select {
 	case err := <-done:
 		if err != nil {

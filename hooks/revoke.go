@@ -70,17 +70,25 @@ func (r *Revoker) Revoke(credential string) int {
 	return len(clients)
 }
 
+// Disconnect tells a live client why the server ends its session (MQTT 5:
+// DISCONNECT with code) and stops it. The write gives up after within, so a
+// client that does not read cannot hold the caller.
+func Disconnect(server *mqtt.Server, cl *mqtt.Client, code packets.Code, within time.Duration) {
+	if cl.Closed() {
+		return
+	}
+	if cl.Net.Conn != nil {
+		_ = cl.Net.Conn.SetWriteDeadline(time.Now().Add(within))
+	}
+	// The error is the reason code itself, or a write to a socket that is
+	// going away: either way the client is stopped.
+	_ = server.DisconnectClient(cl, code)
+}
+
 // end disconnects one client and purges its session.
 func (r *Revoker) end(cl *mqtt.Client) {
 	server := r.sessions.server
-	if !cl.Closed() {
-		if cl.Net.Conn != nil {
-			_ = cl.Net.Conn.SetWriteDeadline(time.Now().Add(disconnectWriteTimeout))
-		}
-		// The error is the reason code itself, or a write to a socket that is
-		// going away: either way the client is stopped.
-		_ = server.DisconnectClient(cl, packets.ErrNotAuthorized)
-	}
+	Disconnect(server, cl, packets.ErrNotAuthorized, disconnectWriteTimeout)
 	cl.ClearInflights()
 	server.UnsubscribeClient(cl)
 	if got, ok := server.Clients.Get(cl.ID); ok && got == cl {

@@ -50,14 +50,12 @@ type bareMochi struct {
 // startBareMochi listens on addr and serves. writesPending is the per-client
 // write queue (MaximumClientWritesPending); 0 means wotkit's default.
 func startBareMochi(addr string, writesPending int32, log *slog.Logger) (*bareMochi, error) {
-	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumPacketSize = broker.DefaultMaxPacketSize
-	caps.MaximumClientWritesPending = broker.DefaultMaxPendingWrites
-	if writesPending > 0 {
-		caps.MaximumClientWritesPending = writesPending
+	cfg := broker.Config{TCPAddr: addr, MaxPendingWrites: writesPending, Logger: log}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("broker config: %w", err)
 	}
 	server := mqtt.New(&mqtt.Options{
-		Capabilities:            caps,
+		Capabilities:            cfg.Capabilities(), // wotkit's, so that only the hooks differ
 		Logger:                  log.With("component", "mqtt"),
 		InlineClient:            true,
 		SysTopicResendInterval:  10,
@@ -70,7 +68,7 @@ func startBareMochi(addr string, writesPending int32, log *slog.Logger) (*bareMo
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	guard := broker.GuardConfig{ConnectTimeout: broker.DefaultConnectTimeout, MaxPacketSize: broker.DefaultMaxPacketSize, Logger: log.With("component", "mqtt-guard")}
+	guard := broker.GuardConfig{ConnectTimeout: cfg.ConnectTimeout, MaxPacketSize: cfg.MaxPacketSize, Logger: log.With("component", "mqtt-guard")}
 	if err := server.AddListener(broker.NewGuardedListener("tcp", "tcp", ln, guard)); err != nil {
 		_ = ln.Close()
 		return nil, fmt.Errorf("add listener: %w", err)

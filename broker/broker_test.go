@@ -1,0 +1,76 @@
+package broker_test
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/wotkit/wotkit/broker"
+	"github.com/wotkit/wotkit/internal/wotkittest"
+)
+
+// What one connection may hold is bounded: a persistent session asked to
+// last forever is kept at most MaxSessionExpiry after its client goes away,
+// and CONNACK says so; a client may set MaxTopicAliases topic aliases, not
+// mochi's 65535, and an alias beyond them ends the connection (0x94, topic
+// alias invalid) [MQTT-3.3.2-9]. (mochi does not announce its alias maximum
+// in CONNACK, which by [MQTT-3.2.2-17] means none; clients that use aliases
+// anyway get this many.)
+func TestBroker_ConnectionStateBounded(t *testing.T) {
+	store := wotkittest.NewStore(t)
+	keyID, keyPW := wotkittest.User(t, store, "alice", false)
+	_, addr := wotkittest.StartBroker(t, store, func(c *broker.Config) { c.MaxSessionExpiry = 3600e9 })
+	forever := uint32(0xFFFFFFFF)
+	_, ack, err := wotkittest.Dial5(t, addr, &paho.Connect{
+		ClientID: "gateway", UsernameFlag: true, Username: keyID, PasswordFlag: true, Password: []byte(keyPW),
+		Properties: &paho.ConnectProperties{SessionExpiryInterval: &forever},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ack.Properties.SessionExpiryInterval; got == nil || *got != 3600 {
+		t.Errorf("CONNACK session expiry %v, want 3600", got)
+	}
+	// paho refuses to send such an alias itself, so the PUBLISH is written by hand.
+	nc, err := net.DialTimeout("tcp", addr, wotkittest.Timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(wotkittest.Timeout))
+	write := func(pk packets.Packet, encode func(*packets.Packet, *bytes.Buffer) error) {
+		t.Helper()
+		var buf bytes.Buffer
+		if err := encode(&pk, &buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nc.Write(buf.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 5,
+		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, Keepalive: 30, ClientIdentifier: "raw",
+			UsernameFlag: true, Username: []byte(keyID), PasswordFlag: true, Password: []byte(keyPW)}},
+		(*packets.Packet).ConnectEncode)
+	write(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, ProtocolVersion: 5, TopicName: "alice/x",
+		Properties: packets.Properties{TopicAlias: broker.MaxTopicAliases + 1, TopicAliasFlag: true}, Payload: []byte("1")},
+		(*packets.Packet).PublishEncode)
+	got, err := io.ReadAll(nc) // CONNACK, then DISCONNECT and the end of the connection
+	if err != nil {
+		t.Fatalf("the connection stayed open after an alias beyond the maximum: %v", err)
+	}
+	// got holds whole packets: a fixed header byte, the remaining length
+	// (one byte: these are short), the body. The last is a DISCONNECT.
+	var last []byte
+	for rest := got; len(rest) >= 2 && int(rest[1]) <= len(rest)-2; rest = rest[2+int(rest[1]):] {
+		last = rest[:2+int(rest[1])]
+	}
+	if len(last) < 3 || last[0] != 0xE0 || last[2] != packets.ErrTopicAliasInvalid.Code {
+		t.Fatalf("last packet % x, want DISCONNECT 0x94 topic alias invalid (all: % x)", last, got)
+	}
+}
