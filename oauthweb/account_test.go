@@ -69,9 +69,23 @@ func TestSignup_Closed(t *testing.T) {
 	}
 }
 
+// TestSession_CookieFlags: the session cookie is Secure, with the __Host-
+// prefix, when wotkit serves TLS and when its public URL is https (TLS ended
+// by a proxy in front of it), and only then.
 func TestSession_CookieFlags(t *testing.T) {
-	for _, secure := range []bool{false, true} {
-		env := newTestEnv(t, func(c *Config) { c.SecureCookie = secure })
+	cases := []struct {
+		name      string
+		tls       bool
+		publicURL string
+		secure    bool
+	}{
+		{"plain HTTP", false, "http://wotkit.example:8080", false},
+		{"TLS", true, "https://wotkit.example", true},
+		{"TLS ended by a proxy", false, "https://wotkit.example", true},
+	}
+	for _, tc := range cases {
+		secure := tc.secure
+		env := newTestEnv(t, func(c *Config) { c.SecureCookie, c.PublicURL = tc.tls, tc.publicURL })
 		env.user("alice", "alice-password")
 		b := env.browser("127.0.0.1")
 		form := url.Values{"username": {"alice"}, "password": {"alice-password"}}
@@ -98,10 +112,10 @@ func TestSession_CookieFlags(t *testing.T) {
 			wantName = "__Host-" + sessionCookie
 		}
 		if !strings.HasPrefix(set, wantName+"=") || !contains(set, "HttpOnly") || !contains(set, "SameSite=Lax") || !contains(set, "Path=/") {
-			t.Errorf("secure=%v: Set-Cookie %q", secure, set)
+			t.Errorf("%s: Set-Cookie %q", tc.name, set)
 		}
 		if contains(set, "Secure") != secure {
-			t.Errorf("secure=%v: Set-Cookie %q", secure, set)
+			t.Errorf("%s: Set-Cookie %q, want Secure %v", tc.name, set, secure)
 		}
 	}
 }
@@ -178,6 +192,19 @@ func TestLogin_NextStaysOnSite(t *testing.T) {
 		"//evil.example/":      "/keys",
 		"https://evil.example": "/keys",
 		"/\\evil.example":      "/keys",
+		// Browsers drop tabs and newlines from a Location: "/\t/evil.example/"
+		// would be "//evil.example/". Every control character is refused.
+		"/\t/evil.example/":  "/keys",
+		"/\n/evil.example/":  "/keys",
+		"/\r\n/evil.example": "/keys",
+		"/\x00/evil.example": "/keys",
+		"/\x7f/evil.example": "/keys",
+		"/\u0085/evil":       "/keys",
+		"\t//evil.example":   "/keys",
+		"///evil.example":    "/keys",
+		"/keys?x=\\":         "/keys",
+		"/keys?next=%09":     "/keys?next=%09",
+		"/sensors/alice.x":   "/sensors/alice.x",
 	} {
 		b := env.browser("127.0.0.1")
 		res, _ := b.submit("/login", "/login", url.Values{"username": {"alice"}, "password": {"alice-password"}, "next": {next}})

@@ -28,15 +28,15 @@ func csrfToken(base string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// checkCSRF refuses, with 403, a form whose token is not the one bound to base,
-// or that a browser says comes from another site.
+// checkCSRF refuses, with 403, a form whose token (read from its body only) is
+// not the one bound to base, or that a browser says comes from another site.
 func checkCSRF(c echo.Context, base string) error {
 	refused := newError(http.StatusForbidden,
 		"This form has expired or did not come from this site. Go back, reload the page and try again.")
 	if c.Request().Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return refused
 	}
-	got := c.FormValue(csrfField)
+	got := c.Request().PostFormValue(csrfField)
 	want := csrfToken(base)
 	if base == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
 		return refused

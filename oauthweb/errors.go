@@ -76,7 +76,8 @@ func asHTTPError(err error) *httpError {
 }
 
 // handleError answers an error: WoTKit's JSON document under /api/, an HTML
-// page elsewhere. 500s are logged with their cause and told nothing of it.
+// page elsewhere and at the authorization endpoint, which people see in a
+// browser. 500s are logged with their cause and told nothing of it.
 func (p *Portal) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -92,7 +93,7 @@ func (p *Portal) handleError(err error, c echo.Context) {
 	}
 	var werr error
 	switch {
-	case strings.HasPrefix(req.URL.Path, "/api/"):
+	case strings.HasPrefix(req.URL.Path, "/api/") && req.URL.Path != authorizePath:
 		if he.Status == http.StatusUnauthorized {
 			h.Set("WWW-Authenticate", `Basic realm="wotkit"`)
 			h.Add("WWW-Authenticate", bearerChallenge(he.BearerError))

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,6 +15,10 @@ import (
 
 	"github.com/wotkit/wotkit/storage"
 )
+
+// authorizePath is the authorization endpoint, the one path under /api/ that
+// people visit in a browser: its errors are HTML pages.
+const authorizePath = "/api/oauth/authorize"
 
 // authorize handles GET /api/oauth/authorize (RFC 6749 section 4.1.1). A bad
 // client or redirect URI gets an error page and never a redirect (section
@@ -39,7 +44,7 @@ func (p *Portal) authorize(c echo.Context) error {
 	}
 	id, ok := p.oauth.consents.add(&pendingConsent{req: req, user: s.user.Name, session: sessionHash(s.token)})
 	if !ok {
-		return newError(http.StatusServiceUnavailable, "too many authorization requests are waiting; try again in a few minutes")
+		return newError(http.StatusServiceUnavailable, "Too many authorization requests are waiting. Try again in a few minutes.")
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	allowFormTarget(c, req.RedirectURI)
@@ -59,24 +64,25 @@ type consentView struct {
 // /api/oauth/authorize): the form names only the server-side request, under
 // the session's CSRF token (checked by requireLogin).
 func (p *Portal) consent(c echo.Context) error {
+	decision := c.FormValue("decision")
+	if decision != "allow" && decision != "deny" {
+		return newError(http.StatusBadRequest, "Choose Allow or Deny.") // the request stays answerable
+	}
 	s := sessionOf(c)
 	pc, ok := p.oauth.consents.take(c.FormValue("request"), s.user.Name, sessionHash(s.token))
 	if !ok {
 		return newError(http.StatusBadRequest, "This authorization request has expired or was already answered. Start again from the application.")
 	}
-	switch c.FormValue("decision") {
-	case "allow":
+	if decision == "allow" {
 		if _, err := p.store.SaveGrant(s.user.Name, pc.req.App.ClientID, pc.req.Scope); err != nil {
 			return internalError(err)
 		}
 		p.log.Info("oauth consent", "user", s.user.Name, "client_id", pc.req.App.ClientID, "scope", pc.req.Scope.String())
 		p.cfg.Metrics.Consent("allow")
 		return p.issueCode(c, pc.req, s.user.Name)
-	case "deny":
-		p.cfg.Metrics.Consent("deny")
-		return redirectBack(c, pc.req, url.Values{"error": {"access_denied"}, "error_description": {"the user denied the request"}})
 	}
-	return newError(http.StatusBadRequest, "Choose Allow or Deny.")
+	p.cfg.Metrics.Consent("deny")
+	return redirectBack(c, pc.req, url.Values{"error": {"access_denied"}, "error_description": {"the user denied the request"}})
 }
 
 // issueCode makes an authorization code and sends the browser back with it.
@@ -140,6 +146,12 @@ func (o *oauthServer) parseAuthorize(q url.Values) (req authRequest, oerr *oauth
 		return req, nil, "The application has several redirect URIs and did not say which to use."
 	}
 	req.State = q.Get("state")
+	if name := overLong(q); name != "" {
+		if name == "state" {
+			req.State = "" // not echoed: the answer would carry it back
+		}
+		return req, errInvalidRequest(fmt.Sprintf("%s must be at most %d bytes", name, maxParamLen)), ""
+	}
 	if rt := q.Get("response_type"); rt != "code" {
 		return req, &oauthError{"unsupported_response_type", "only response_type=code is supported", http.StatusBadRequest}, ""
 	}
@@ -163,6 +175,22 @@ func (o *oauthServer) parseAuthorize(q url.Values) (req authRequest, oerr *oauth
 		return req, errInvalidRequest("code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]"), ""
 	}
 	return req, nil, ""
+}
+
+// maxParamLen bounds each authorization request parameter that the server
+// keeps while the user decides, or sends back.
+const maxParamLen = 1024
+
+// overLong returns the name of the first parameter of q longer than
+// maxParamLen, or "". client_id and redirect_uri need no bound of their own:
+// they must equal what was registered.
+func overLong(q url.Values) string {
+	for _, name := range []string{"state", "scope", "response_type", "code_challenge", "code_challenge_method"} {
+		if len(q.Get(name)) > maxParamLen {
+			return name
+		}
+	}
+	return ""
 }
 
 // validChallenge checks an S256 challenge's form (RFC 7636 section 4.2).
@@ -194,7 +222,7 @@ func (p *Portal) oauthFormAction(next echo.HandlerFunc) echo.HandlerFunc {
 		if target == "" {
 			target = c.FormValue("next")
 		}
-		if u, err := url.Parse(safeNext(target)); err == nil && u.Path == "/api/oauth/authorize" {
+		if u, err := url.Parse(safeNext(target)); err == nil && u.Path == authorizePath {
 			if req, _, page := p.oauth.parseAuthorize(u.Query()); page == "" {
 				allowFormTarget(c, req.RedirectURI)
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -48,7 +49,11 @@ func (p *Portal) signup(c echo.Context) error {
 	if err := p.checkPreCSRF(c); err != nil {
 		return err
 	}
-	name := strings.TrimSpace(c.FormValue("username"))
+	body, err := bodyForm(c, "password")
+	if err != nil {
+		return err
+	}
+	name := strings.TrimSpace(body.Get("username"))
 	form := accountForm{Username: name}
 	fail := func(status int, msg string) error {
 		form.Error = msg
@@ -57,10 +62,10 @@ func (p *Portal) signup(c echo.Context) error {
 	if !storage.ValidUserName(name) {
 		return fail(http.StatusBadRequest, "A user name has 4 to 32 characters: lower-case letters, digits, '-' and '_', starting with a letter.")
 	}
-	if err := storage.ValidatePassword(c.FormValue("password")); err != nil {
+	if err := storage.ValidatePassword(body.Get("password")); err != nil {
 		return fail(http.StatusBadRequest, "The password "+reason(err)+".")
 	}
-	u, err := p.store.CreateUser(storage.NewUser{Name: name, Password: c.FormValue("password"), AdminIfFirst: true})
+	u, err := p.store.CreateUser(storage.NewUser{Name: name, Password: body.Get("password"), AdminIfFirst: true})
 	if errors.Is(err, storage.ErrExists) {
 		return fail(http.StatusConflict, "That user name is taken.")
 	}
@@ -83,10 +88,14 @@ func (p *Portal) login(c echo.Context) error {
 	if err := p.checkPreCSRF(c); err != nil {
 		return err
 	}
-	name := strings.TrimSpace(c.FormValue("username"))
-	form := accountForm{Username: name, Next: safeNext(c.FormValue("next"))}
+	body, err := bodyForm(c, "password")
+	if err != nil {
+		return err
+	}
+	name := strings.TrimSpace(body.Get("username"))
+	form := accountForm{Username: name, Next: safeNext(body.Get("next"))}
 	addr := c.RealIP()
-	u, wait, err := p.checkPassword(name, c.FormValue("password"), addr)
+	u, wait, err := p.checkPassword(name, body.Get("password"), addr)
 	if wait > 0 {
 		c.Response().Header().Set("Retry-After", retryAfter(wait))
 		form.Error = fmt.Sprintf("Too many failed logins. Try again in %s.", waitText(wait))
@@ -125,6 +134,25 @@ func (p *Portal) logout(c echo.Context) error {
 	c.SetCookie(p.cookie(sessionCookie, "", -1))
 	p.log.Info("user logged out", "user", s.user.Name)
 	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// bodyForm returns the fields of a form's body, never those of its URL's
+// query, and refuses (400) a request whose query carries one of secrets:
+// logs, browser history and Referer headers keep URLs.
+func bodyForm(c echo.Context, secrets ...string) (url.Values, error) {
+	if _, err := c.FormParams(); err != nil {
+		return nil, &httpError{Status: http.StatusBadRequest, Message: "The form could not be read.", Cause: err}
+	}
+	r := c.Request()
+	query := r.URL.Query()
+	for _, name := range secrets {
+		if query.Has(name) {
+			return nil, newError(http.StatusBadRequest,
+				"A password must be sent in the body of the form, never in its address.",
+				"the field "+name+" is in the URL's query")
+		}
+	}
+	return r.PostForm, nil
 }
 
 // retryAfter is a Retry-After value: whole seconds, rounded up.

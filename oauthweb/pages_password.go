@@ -23,12 +23,16 @@ func (p *Portal) passwordPage(c echo.Context) error {
 // changePassword checks the current password (throttled as a login), sets the
 // new one and ends every other web session of the user.
 func (p *Portal) changePassword(c echo.Context) error {
+	body, err := bodyForm(c, "current_password", "new_password", "new_password_again")
+	if err != nil {
+		return err
+	}
 	s := sessionOf(c)
 	addr := c.RealIP()
 	fail := func(status int, msg string) error {
 		return p.render(c, status, "password", passwordForm{Error: msg})
 	}
-	_, wait, err := p.checkPassword(s.user.Name, c.FormValue("current_password"), addr)
+	_, wait, err := p.checkPassword(s.user.Name, body.Get("current_password"), addr)
 	if wait > 0 {
 		c.Response().Header().Set("Retry-After", retryAfter(wait))
 		return fail(http.StatusTooManyRequests,
@@ -40,11 +44,11 @@ func (p *Portal) changePassword(c echo.Context) error {
 	if err != nil {
 		return internalError(err)
 	}
-	next := c.FormValue("new_password")
+	next := body.Get("new_password")
 	if err := storage.ValidatePassword(next); err != nil {
 		return fail(http.StatusBadRequest, "The new password "+reason(err)+".")
 	}
-	if next != c.FormValue("new_password_again") {
+	if next != body.Get("new_password_again") {
 		return fail(http.StatusBadRequest, "The two new passwords differ.")
 	}
 	ended, err := p.store.SetPassword(s.user.Name, next, s.token)

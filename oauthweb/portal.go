@@ -27,7 +27,7 @@ type Config struct {
 	PublicURL    string                 // e.g. "http://localhost:8080"; used for links and the mosquitto_pub line's host
 	MQTTAddr     string                 // host:port shown in the ready mosquitto_pub line (default port 1883)
 	Signup       bool                   // open sign-up (default on in the CLI)
-	SecureCookie bool                   // true under TLS
+	SecureCookie bool                   // true under TLS; New also sets it when PublicURL is https (TLS ended by a proxy)
 	LiveSessions func(keyID string) int // live MQTT sessions of a key, for the key view; nil shows nothing
 	TokenTTL     time.Duration          // access token lifetime (default DefaultTokenTTL, 43200 s)
 	// Metrics counts throttled logins and OAuth2 outcomes, and is served at
@@ -82,6 +82,9 @@ func New(cfg Config) (*Portal, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if u, _ := url.Parse(cfg.PublicURL); u.Scheme == "https" { // Validate parsed it
+		cfg.SecureCookie = true
 	}
 	pages, err := parsePages()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -29,8 +30,8 @@ func sessionOf(c echo.Context) *session {
 	return s
 }
 
-// cookieName adds the __Host- prefix under TLS, which binds the cookie to
-// this host, path / and HTTPS.
+// cookieName adds the __Host- prefix when cookies are secure (TLS here or at
+// a proxy), which binds the cookie to this host, path / and HTTPS.
 func (p *Portal) cookieName(base string) string {
 	if p.cfg.SecureCookie {
 		return "__Host-" + base
@@ -64,7 +65,9 @@ func (p *Portal) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		u, err := p.store.User(ws.User)
 		if errors.Is(err, storage.ErrNotFound) {
-			_ = p.store.DeleteWebSession(ck.Value)
+			if err := p.store.DeleteWebSession(ck.Value); err != nil {
+				p.log.Error("delete the web session of a deleted user", "user", ws.User, "error", err)
+			}
 			c.SetCookie(p.cookie(sessionCookie, "", -1))
 			return next(c)
 		}
@@ -113,9 +116,17 @@ func (p *Portal) startSession(c echo.Context, user string) error {
 	return nil
 }
 
-// safeNext keeps a post-login target only if it is a path on this site.
+// safeNext keeps a post-login target only if it is a path on this site. A
+// browser drops tabs and newlines from a Location, reads a backslash as a
+// slash and "///host" as "//host", so "/\t/evil.example" would become
+// "//evil.example": a leading "//", every control character and every
+// backslash are refused, and what is left must parse with no scheme and no host.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
+		return ""
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" {
 		return ""
 	}
 	return next

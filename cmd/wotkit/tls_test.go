@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +106,33 @@ func TestServe_TLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.TLS == nil {
 		t.Fatalf("portal over HTTPS: %d", resp.StatusCode)
+	}
+}
+
+// TestServe_BehindTLSProxyCookiesAreSecure: with TLS ended by a proxy
+// (--public-url https://..., no --tls-cert), the portal's cookies are still
+// Secure, with the __Host- prefix: the browser reaches wotkit over HTTPS.
+func TestServe_BehindTLSProxyCookiesAreSecure(t *testing.T) {
+	inst, err := start(serveConfig{
+		data: t.TempDir(), mqttAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", publicURL: "https://wotkit.example",
+		signup: true, logger: wotkittest.Logger(t), bcryptCost: bcrypt.MinCost,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.shutdown(t.Context()) })
+	resp, err := http.Get("http://" + inst.webAddr.String() + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if len(cookies) == 0 {
+		t.Fatal("the login page set no cookie")
+	}
+	for _, c := range cookies {
+		if !c.Secure || !strings.HasPrefix(c.Name, "__Host-") {
+			t.Errorf("cookie %s: Secure %v, want Secure with the __Host- prefix", c.Name, c.Secure)
+		}
 	}
 }
