@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -234,4 +237,47 @@ func TestCLI_PasswdEndsWebSessions(t *testing.T) {
 	if _, err := inst.store.WebSession(token); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("web session survived a password change from the CLI: %v", err)
 	}
+}
+
+// A serve flag out of range is a usage error that says which, before anything
+// is opened: never a value silently cut to fit (a --max-packet-size of 2^32+1
+// read as 1 would refuse every CONNECT) or replaced by a default.
+func TestServe_FlagsOutOfRangeRefused(t *testing.T) {
+	for _, c := range []struct{ flag, value, want string }{
+		{"--max-packet-size", "4294967297", "--max-packet-size"},
+		{"--max-pending-writes", "3000000000", "--max-pending-writes"},
+		{"--token-ttl", "-1h", "--token-ttl"},
+		{"--retain-readings", "-1", "--retain-readings"},
+		{"--max-session-expiry", "-1s", "session expiry"},
+	} {
+		dir := t.TempDir()
+		_, err := wotkitErr(t, "", "serve", "--data", dir, "--mqtt", "127.0.0.1:0", "--mqtt-ws", "", "--http", "127.0.0.1:0", c.flag, c.value)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("serve %s %s: %v, want a usage error about %s", c.flag, c.value, err, c.want)
+		}
+		if _, statErr := os.Stat(filepath.Join(dir, dbName)); statErr == nil {
+			t.Errorf("serve %s %s created a database before refusing", c.flag, c.value)
+		}
+	}
+}
+
+// A listener that cannot be opened (the MQTT port is taken) fails serve with
+// an error that names it, and releases what was opened before: the database
+// can be opened again at once.
+func TestServe_PortTakenFailsCleanly(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	_, err = wotkitErr(t, "", "serve", "--data", dir, "--mqtt", taken.Addr().String(), "--mqtt-ws", "", "--http", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), taken.Addr().String()) {
+		t.Fatalf("serve on a taken MQTT port: %v, want an error naming %s", err, taken.Addr())
+	}
+	store, err := storage.Open(filepath.Join(dir, dbName), storage.Options{LockTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("the database is still held after the failed start: %v", err)
+	}
+	_ = store.Close()
 }

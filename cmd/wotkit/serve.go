@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -39,6 +40,7 @@ type serveConfig struct {
 	tokenTTL       time.Duration
 	retention      storage.Retention // zero: keep everything
 	limits         *hooks.Limits     // nil: hooks.DefaultLimits
+	sessionExpiry  time.Duration     // 0: broker.DefaultMaxSessionExpiry
 	logLevel       string
 	logger         *slog.Logger
 	bcryptCost     int // 0: default; tests lower it
@@ -68,6 +70,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Float64Var(&cfg.limits.PublishRate, "max-publish-rate", cfg.limits.PublishRate, "messages per second one key or token may publish, over all its sessions (0: no limit)")
 	fs.IntVar(&cfg.limits.PublishBurst, "publish-burst", cfg.limits.PublishBurst, "messages a key or token may publish at once above --max-publish-rate")
 	fs.IntVar(&cfg.maxPending, "max-pending-writes", broker.DefaultMaxPendingWrites, "messages queued for one MQTT client before it loses what does not fit")
+	fs.DurationVar(&cfg.sessionExpiry, "max-session-expiry", broker.DefaultMaxSessionExpiry, "longest a disconnected persistent MQTT session keeps its subscriptions and queued messages")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -125,6 +128,21 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	if cfg.retention.MaxReadings < 0 || cfg.retention.MaxAge < 0 {
 		return nil, fmt.Errorf("%w: --retain-readings and --retain-age must not be negative", errUsage)
 	}
+	if cfg.maxPacketSize > math.MaxUint32 || cfg.maxPending > math.MaxInt32 {
+		return nil, fmt.Errorf("%w: --max-packet-size must be at most %d, --max-pending-writes at most %d", errUsage, uint32(math.MaxUint32), math.MaxInt32)
+	}
+	if cfg.tokenTTL < 0 {
+		return nil, fmt.Errorf("%w: --token-ttl must not be negative", errUsage)
+	}
+	m := metrics.New()
+	brokerCfg := broker.Config{
+		TCPAddr: cfg.mqttAddr, WSAddr: cfg.wsAddr, TLSAddr: cfg.tlsMQTTAddr, TLSConfig: tlsConfig,
+		ConnectTimeout: cfg.connectTimeout, MaxPacketSize: uint32(cfg.maxPacketSize), MaxPendingWrites: int32(cfg.maxPending),
+		MaxSessionExpiry: cfg.sessionExpiry, Limits: cfg.limits, Metrics: m, Logger: log,
+	}
+	if err := brokerCfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: mqtt: %v", errUsage, err)
+	}
 	store, err := storage.Open(filepath.Join(cfg.data, dbName), storage.Options{BcryptCost: cfg.bcryptCost, Retention: &cfg.retention, Verify: true})
 	if errors.Is(err, storage.ErrLocked) {
 		return nil, fmt.Errorf("%w: is another wotkit serve running with --data %s?", err, cfg.data)
@@ -135,12 +153,13 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	if err != nil {
 		return nil, err
 	}
-	inst = &instance{store: store, log: log}
+	started := &instance{store: store, log: log}
 	defer func() {
 		if err != nil {
-			inst.abort()
+			started.abort()
 		}
 	}()
+	inst = started
 
 	adminLn, err := admin.Listen(cfg.data)
 	if err != nil {
@@ -149,11 +168,7 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	inst.adminSrv = &http.Server{Handler: admin.Handler(store, log.With("component", "admin")), ReadHeaderTimeout: 5 * time.Second}
 	go inst.serveHTTP("admin", inst.adminSrv, adminLn, false)
 
-	m := metrics.New()
-	inst.broker, err = broker.New(broker.Config{
-		TCPAddr: cfg.mqttAddr, WSAddr: cfg.wsAddr, TLSAddr: cfg.tlsMQTTAddr, TLSConfig: tlsConfig,
-		ConnectTimeout: cfg.connectTimeout, MaxPacketSize: uint32(cfg.maxPacketSize), MaxPendingWrites: int32(cfg.maxPending), Limits: cfg.limits, Metrics: m, Logger: log,
-	}, store)
+	inst.broker, err = broker.New(brokerCfg, store)
 	if err != nil {
 		return nil, err
 	}
