@@ -18,7 +18,12 @@
 //     the answer to the POST that made it, never in a URL, a log or a
 //     cacheable page;
 //   - keys, applications and grants are managed only with the user's own
-//     password, never with a key or an access token.
+//     password, never with a key or an access token;
+//   - each grant on the token endpoint is one storage transaction that checks
+//     everything, then consumes the code or refresh token and issues: a race
+//     has one winner, and a refused request consumes nothing;
+//   - the token, revocation and introspection endpoints read their parameters
+//     from the form body only, and refuse a request that puts one in the URL.
 //
 // The package changes keys, applications and grants only through storage; storage tells the broker, so
 // this package never imports the broker or its hooks.

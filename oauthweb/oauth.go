@@ -28,17 +28,18 @@ const (
 	refreshTTL = 30 * 24 * time.Hour
 )
 
-// oauthServer is go-oauth2's manager with its unsafe defaults closed: codes
-// and tokens from crypto/rand with 256 bits and a type prefix, stored only as
-// hashes and consumed atomically; redirect URIs compared exactly; refresh
-// tokens rotated. Only the code and refresh grants are reachable: wotkit
-// serves its own endpoints and never go-oauth2's server, whose implicit,
-// password and client-credentials grants are on by default.
+// oauthServer is wotkit's authorization server. go-oauth2's manager issues
+// authorization codes, with its unsafe defaults closed: codes from crypto/rand
+// with 256 bits and a type prefix, stored only as hashes; redirect URIs
+// compared exactly. The token endpoint runs its grants itself, each as one
+// storage transaction (storage.Store.RedeemCode and RotateRefresh), and never
+// go-oauth2's server, whose implicit, password and client-credentials grants
+// are on by default.
 type oauthServer struct {
 	store    *storage.Store
 	mgr      *manage.Manager
 	issuer   string
-	tokenTTL time.Duration
+	life     storage.Lifetimes // of the tokens the grants issue
 	consents *pendingConsents
 	log      *slog.Logger
 }
@@ -48,17 +49,10 @@ func newOAuthServer(store *storage.Store, issuer string, tokenTTL time.Duration,
 	m.MapClientStorage(store.OAuthClients())
 	m.MapTokenStorage(store.OAuthTokens())
 	m.MapAuthorizeGenerate(codeGenerator{})
-	m.MapAccessGenerate(tokenGenerator{})
 	m.SetAuthorizeCodeExp(codeTTL)
-	m.SetAuthorizeCodeTokenCfg(&manage.Config{AccessTokenExp: tokenTTL, RefreshTokenExp: refreshTTL, IsGenerateRefresh: true})
-	// Rotation: every refresh returns a new refresh token and retires the old
-	// one. Access tokens already issued live until they expire, so that a live
-	// MQTT session is not cut by its application refreshing.
-	m.SetRefreshTokenCfg(&manage.RefreshingConfig{AccessTokenExp: tokenTTL, RefreshTokenExp: refreshTTL,
-		IsGenerateRefresh: true, IsResetRefreshTime: true, IsRemoveRefreshing: true})
 	m.SetValidateURIHandler(exactRedirectURI)
-	m.SetExtractExtensionHandler(assignFamily)
-	return &oauthServer{store: store, mgr: m, issuer: issuer, tokenTTL: tokenTTL, consents: newPendingConsents(), log: log}
+	return &oauthServer{store: store, mgr: m, issuer: issuer, life: storage.Lifetimes{Access: tokenTTL, Refresh: refreshTTL},
+		consents: newPendingConsents(), log: log}
 }
 
 // exactRedirectURI replaces go-oauth2's host-suffix match: the URI must equal,
@@ -71,32 +65,11 @@ func exactRedirectURI(registered, redirectURI string) error {
 	return oauth2errors.ErrInvalidRedirectURI
 }
 
-// assignFamily gives a new authorization code its family id; the tokens
-// issued from it inherit it, so that a replay can revoke them all.
-func assignFamily(_ *oauth2.TokenGenerateRequest, ti oauth2.ExtendableTokenInfo) {
-	ext := ti.GetExtension()
-	if ext.Get(storage.FamilyExtension) == "" {
-		ext.Set(storage.FamilyExtension, storage.NewFamily())
-	}
-	ti.SetExtension(ext)
-}
-
 // codeGenerator makes authorization codes: 256 bits, prefixed.
 type codeGenerator struct{}
 
 func (codeGenerator) Token(context.Context, *oauth2.GenerateBasic) (string, error) {
 	return storage.NewSecret(storage.PrefixAuthCode), nil
-}
-
-// tokenGenerator makes access and refresh tokens: 256 bits each, prefixed.
-type tokenGenerator struct{}
-
-func (tokenGenerator) Token(_ context.Context, _ *oauth2.GenerateBasic, refresh bool) (string, string, error) {
-	r := ""
-	if refresh {
-		r = storage.NewSecret(storage.PrefixRefreshToken)
-	}
-	return storage.NewSecret(storage.PrefixAccessToken), r, nil
 }
 
 // oauthError is an OAuth2 error response (RFC 6749 sections 4.1.2.1 and 5.2).
@@ -121,24 +94,17 @@ func errInvalidScope(desc string) *oauthError {
 // errInvalidClient is 401 with WWW-Authenticate (RFC 6749 section 5.2).
 var errInvalidClient = &oauthError{"invalid_client", "client authentication failed", http.StatusUnauthorized}
 
-// grantError maps what go-oauth2 and storage return on the token endpoint to
-// the RFC's error, so that a bad code or verifier is invalid_grant, never 500.
+// grantError maps what the storage grants return to the RFC's error, so
+// that a bad code, refresh token or verifier is invalid_grant, never 500.
 func grantError(err error) *oauthError {
 	switch {
 	case errors.Is(err, storage.ErrReplayed):
 		return errInvalidGrant("the code or refresh token was already used; everything issued from it is revoked")
-	case errors.Is(err, oauth2errors.ErrInvalidAuthorizeCode):
-		return errInvalidGrant("the code is unknown, expired, or was issued to another client or redirect URI")
-	case errors.Is(err, oauth2errors.ErrMissingCodeVerifier):
-		return errInvalidGrant("code_verifier is required: the authorization request sent a code_challenge")
-	case errors.Is(err, oauth2errors.ErrInvalidCodeChallenge):
-		return errInvalidGrant("code_verifier does not match the code_challenge")
-	case errors.Is(err, oauth2errors.ErrInvalidRedirectURI):
-		return errInvalidGrant("redirect_uri is not registered for this client")
-	case errors.Is(err, oauth2errors.ErrInvalidRefreshToken), errors.Is(err, oauth2errors.ErrExpiredRefreshToken):
-		return errInvalidGrant("the refresh token is unknown, expired or revoked")
-	case errors.Is(err, oauth2errors.ErrInvalidClient):
-		return errInvalidClient
+	case errors.Is(err, storage.ErrInvalidGrant):
+		return errInvalidGrant("the code or refresh token is unknown, expired or revoked, or was issued to another client, " +
+			"redirect URI or code_challenge")
+	case errors.Is(err, storage.ErrInvalidScope):
+		return errInvalidScope("a refresh may narrow the scope granted, never widen it")
 	}
 	return nil
 }
@@ -171,53 +137,64 @@ func (p *Portal) oauthRoutes(e *echo.Echo) {
 	e.GET("/.well-known/oauth-authorization-server", p.metadata)
 }
 
+// clientAuthParams are the parameters of client authentication in a form.
+var clientAuthParams = []string{"client_id", "client_secret"}
+
+// clientForm returns the form body of a token, revocation or introspection
+// request, whose parameters are names and clientAuthParams. One of those in
+// the URL query is refused, since logs and proxies keep URLs (RFC 6749
+// section 2.3.1 keeps client credentials out of them), and so is one given
+// twice (section 3.2). Any other query parameter belongs to the endpoint's
+// URI and is left alone (section 3.2).
+func clientForm(c echo.Context, names ...string) (url.Values, *oauthError) {
+	r := c.Request()
+	if err := r.ParseForm(); err != nil {
+		return nil, errInvalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	query := r.URL.Query()
+	for _, n := range slices.Concat(names, clientAuthParams) {
+		if query.Has(n) {
+			return nil, errInvalidRequest(fmt.Sprintf("parameter %s must be sent in the request body, never in the URL", n))
+		}
+		if len(r.PostForm[n]) > 1 {
+			return nil, errInvalidRequest(fmt.Sprintf("parameter %s is given more than once", n))
+		}
+	}
+	return r.PostForm, nil
+}
+
 // requireClient authenticates the client of a token, revocation or
 // introspection request: HTTP Basic, whose parts are form-urlencoded (RFC
-// 6749 section 2.3.1), or client_id and client_secret in the form; never both.
-// It returns the application and the secret it authenticated with.
-func (o *oauthServer) requireClient(c echo.Context) (storage.App, string, *oauthError) {
-	r := c.Request()
+// 6749 section 2.3.1), or client_id and client_secret in the form (read by
+// clientForm); never both.
+func (o *oauthServer) requireClient(r *http.Request, form url.Values) (storage.App, *oauthError) {
 	id, secret, basic := r.BasicAuth()
-	formID := c.FormValue("client_id")
+	formID := form.Get("client_id")
 	if basic {
-		if r.PostForm.Has("client_secret") {
-			return storage.App{}, "", errInvalidRequest("use one client authentication method, not Basic and client_secret both")
+		if form.Has("client_secret") {
+			return storage.App{}, errInvalidRequest("use one client authentication method, not Basic and client_secret both")
 		}
 		var err1, err2 error
 		id, err1 = url.QueryUnescape(id)
 		secret, err2 = url.QueryUnescape(secret)
 		if err1 != nil || err2 != nil {
-			return storage.App{}, "", errInvalidClient
+			return storage.App{}, errInvalidClient
 		}
 		if formID != "" && formID != id {
-			return storage.App{}, "", errInvalidRequest("client_id differs from the authenticated client")
+			return storage.App{}, errInvalidRequest("client_id differs from the authenticated client")
 		}
 	} else {
-		id, secret = formID, c.FormValue("client_secret")
+		id, secret = formID, form.Get("client_secret")
 	}
 	if id == "" {
-		return storage.App{}, "", errInvalidClient
+		return storage.App{}, errInvalidClient
 	}
 	app, err := o.store.AuthenticateClient(id, secret)
 	if err != nil {
 		if !errors.Is(err, storage.ErrBadCredentials) {
 			o.log.Error("authenticate client", "client_id", id, "error", err)
 		}
-		return storage.App{}, "", errInvalidClient
+		return storage.App{}, errInvalidClient
 	}
-	return app, secret, nil
-}
-
-// formOnly refuses parameters that arrive more than once (RFC 6749 section 3.2).
-func formOnly(c echo.Context, names ...string) *oauthError {
-	form, err := c.FormParams()
-	if err != nil {
-		return errInvalidRequest("the body must be application/x-www-form-urlencoded")
-	}
-	for _, n := range names {
-		if len(form[n]) > 1 {
-			return errInvalidRequest(fmt.Sprintf("parameter %s is given more than once", n))
-		}
-	}
-	return nil
+	return app, nil
 }

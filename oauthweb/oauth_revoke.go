@@ -53,14 +53,15 @@ func (p *Portal) introspect(c echo.Context) error {
 // clientToken reads a revocation or introspection request: an authenticated
 // client and the token it asks about.
 func (o *oauthServer) clientToken(c echo.Context) (storage.App, string, *oauthError) {
-	if e := formOnly(c, "token", "token_type_hint"); e != nil {
-		return storage.App{}, "", e
-	}
-	app, _, e := o.requireClient(c)
+	form, e := clientForm(c, "token", "token_type_hint")
 	if e != nil {
 		return storage.App{}, "", e
 	}
-	token := c.FormValue("token")
+	app, e := o.requireClient(c.Request(), form)
+	if e != nil {
+		return storage.App{}, "", e
+	}
+	token := form.Get("token")
 	if token == "" {
 		return storage.App{}, "", errInvalidRequest("token is required")
 	}

@@ -1,11 +1,10 @@
 package oauthweb
 
 import (
-	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
-	"github.com/go-oauth2/oauth2/v4"
 	"github.com/labstack/echo/v4"
 
 	"github.com/wotkit/wotkit/storage"
@@ -23,8 +22,12 @@ type tokenResponse struct {
 // token handles POST /api/oauth/token: the authorization_code and
 // refresh_token grants, for an authenticated client.
 func (p *Portal) token(c echo.Context) error {
-	ti, e := p.grant(c)
-	gt := c.FormValue("grant_type")
+	form, e := clientForm(c, "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope")
+	var tok storage.IssuedTokens
+	if e == nil {
+		tok, e = p.grant(c, form)
+	}
+	gt := form.Get("grant_type")
 	if gt != "authorization_code" && gt != "refresh_token" {
 		gt = "other" // the label takes no client-chosen values
 	}
@@ -37,82 +40,52 @@ func (p *Portal) token(c echo.Context) error {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	return c.JSON(http.StatusOK, tokenResponse{
-		AccessToken: ti.GetAccess(), TokenType: "bearer", ExpiresIn: int64(ti.GetAccessExpiresIn() / time.Second),
-		RefreshToken: ti.GetRefresh(), Scope: ti.GetScope(),
+		AccessToken: tok.Access, TokenType: "bearer", ExpiresIn: int64(tok.AccessExpiresIn / time.Second),
+		RefreshToken: tok.Refresh, Scope: tok.Scope.String(),
 	})
 }
 
-// grant runs the grant a token request asks for.
-func (p *Portal) grant(c echo.Context) (oauth2.TokenInfo, *oauthError) {
+// grant runs the grant a token request asks for, as one storage
+// transaction that checks everything before it consumes the code or refresh
+// token.
+func (p *Portal) grant(c echo.Context, form url.Values) (storage.IssuedTokens, *oauthError) {
 	o := p.oauth
-	if e := formOnly(c, "grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "client_id", "client_secret"); e != nil {
-		return nil, e
-	}
-	app, secret, e := o.requireClient(c)
+	app, e := o.requireClient(c.Request(), form)
 	if e != nil {
-		return nil, e
+		return storage.IssuedTokens{}, e
 	}
-	ctx := c.Request().Context()
-	var ti oauth2.TokenInfo
+	var tok storage.IssuedTokens
 	var err error
-	switch c.FormValue("grant_type") {
+	switch form.Get("grant_type") {
 	case "authorization_code":
-		if c.FormValue("code") == "" {
-			return nil, errInvalidRequest("code is required")
+		if form.Get("code") == "" {
+			return storage.IssuedTokens{}, errInvalidRequest("code is required")
 		}
-		ti, err = o.mgr.GenerateAccessToken(ctx, oauth2.AuthorizationCode, &oauth2.TokenGenerateRequest{
-			ClientID: app.ClientID, ClientSecret: secret, Code: c.FormValue("code"),
-			RedirectURI: c.FormValue("redirect_uri"), CodeVerifier: c.FormValue("code_verifier"), Request: c.Request(),
-		})
+		tok, err = o.store.RedeemCode(storage.CodeRedemption{ClientID: app.ClientID, Code: form.Get("code"),
+			RedirectURI: form.Get("redirect_uri"), CodeVerifier: form.Get("code_verifier"), Lifetimes: o.life})
 	case "refresh_token":
-		scope, e := o.refreshScope(c, app, c.FormValue("refresh_token"), c.FormValue("scope"))
-		if e != nil {
-			return nil, e
+		if form.Get("refresh_token") == "" {
+			return storage.IssuedTokens{}, errInvalidRequest("refresh_token is required")
 		}
-		ti, err = o.mgr.RefreshAccessToken(ctx, &oauth2.TokenGenerateRequest{
-			ClientID: app.ClientID, ClientSecret: secret, Refresh: c.FormValue("refresh_token"),
-			Scope: scope, Request: c.Request(),
-		})
+		var scope storage.Scope // zero: the refresh token's own
+		if s := form.Get("scope"); s != "" {
+			if scope, err = storage.ParseScope(s); err != nil {
+				return storage.IssuedTokens{}, errInvalidScope("scope must be read, write or all")
+			}
+		}
+		tok, err = o.store.RotateRefresh(storage.RefreshRotation{ClientID: app.ClientID, Refresh: form.Get("refresh_token"),
+			Scope: scope, Lifetimes: o.life})
 	case "":
-		return nil, errInvalidRequest("grant_type is required")
+		return storage.IssuedTokens{}, errInvalidRequest("grant_type is required")
 	default:
-		return nil, &oauthError{"unsupported_grant_type", "grant_type must be authorization_code or refresh_token", http.StatusBadRequest}
+		return storage.IssuedTokens{}, &oauthError{"unsupported_grant_type", "grant_type must be authorization_code or refresh_token", http.StatusBadRequest}
 	}
 	if err != nil {
 		if ge := grantError(err); ge != nil {
 			p.log.Info("oauth token refused", "client_id", app.ClientID, "error", ge.Name, "reason", err)
-			return nil, ge
+			return storage.IssuedTokens{}, ge
 		}
-		return nil, o.serverError(c, err)
+		return storage.IssuedTokens{}, o.serverError(c, err)
 	}
-	return ti, nil
-}
-
-// refreshScope checks a refresh request before the token is consumed: the
-// refresh token must belong to the authenticated client (go-oauth2 does not
-// check), and a requested scope may narrow the original but never widen it
-// (RFC 6749 section 6). It returns the scope to issue.
-func (o *oauthServer) refreshScope(c echo.Context, app storage.App, refresh, requested string) (string, *oauthError) {
-	if refresh == "" {
-		return "", errInvalidRequest("refresh_token is required")
-	}
-	info, err := o.store.IntrospectToken(refresh)
-	if err != nil {
-		return "", o.serverError(c, fmt.Errorf("look up the refresh token: %w", err))
-	}
-	if info.Kind != "refresh_token" || info.ClientID != app.ClientID {
-		return "", errInvalidGrant("the refresh token is unknown, expired, revoked, or was issued to another client")
-	}
-	if requested == "" {
-		return info.Scope, nil
-	}
-	original, err1 := storage.ParseScope(info.Scope)
-	want, err2 := storage.ParseScope(requested)
-	if err1 != nil || err2 != nil {
-		return "", errInvalidScope("scope must be read, write or all")
-	}
-	if !original.Has(want) {
-		return "", errInvalidScope("a refresh may not widen the scope granted (" + original.String() + ")")
-	}
-	return want.String(), nil
+	return tok, nil
 }

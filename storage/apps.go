@@ -177,8 +177,9 @@ func (s *Store) ResetAppSecret(clientID string) (App, string, error) {
 	return rec.App, secret, nil
 }
 
-// DeleteApp removes an application with every grant and token it holds; its
-// live sessions must end (an AppDeleted event).
+// DeleteApp removes an application with every grant, token and
+// authorization code it holds; its live sessions must end (an AppDeleted
+// event).
 func (s *Store) DeleteApp(clientID string) error {
 	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
 		b := tx.Bucket(bucketApps)
@@ -188,11 +189,13 @@ func (s *Store) DeleteApp(clientID string) error {
 		if err := b.Delete([]byte(clientID)); err != nil {
 			return nil, err
 		}
-		match := func(r *tokenRecord) bool { return r.ClientID == clientID }
 		if err := deleteGrants(tx, func(g *Grant) bool { return g.ClientID == clientID }); err != nil {
 			return nil, err
 		}
-		if err := deleteTokens(tx, match); err != nil {
+		if err := deleteTokens(tx, func(r *tokenRecord) bool { return r.ClientID == clientID }); err != nil {
+			return nil, err
+		}
+		if _, err := deleteCodes(tx, func(c *codeRecord) bool { return c.ClientID == clientID }); err != nil {
 			return nil, err
 		}
 		return []Event{{Kind: AppDeleted, ClientID: clientID}}, nil

@@ -75,8 +75,9 @@ func (s *Store) GrantsOf(user string) ([]Grant, error) {
 	return grants, nil
 }
 
-// RevokeGrant withdraws a user's consent: the grant and every token issued
-// under it are deleted, and its live sessions must end (a GrantRevoked event).
+// RevokeGrant withdraws a user's consent: the grant, every token issued under
+// it and every authorization code not yet redeemed are deleted, and its live
+// sessions must end (a GrantRevoked event).
 func (s *Store) RevokeGrant(user, clientID string) error {
 	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
 		b := tx.Bucket(bucketGrants)
@@ -88,6 +89,9 @@ func (s *Store) RevokeGrant(user, clientID string) error {
 			return nil, err
 		}
 		if err := deleteTokens(tx, func(r *tokenRecord) bool { return r.UserID == user && r.ClientID == clientID }); err != nil {
+			return nil, err
+		}
+		if _, err := deleteCodes(tx, func(c *codeRecord) bool { return c.UserID == user && c.ClientID == clientID }); err != nil {
 			return nil, err
 		}
 		return []Event{{Kind: GrantRevoked, User: user, ClientID: clientID}}, nil

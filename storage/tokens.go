@@ -16,6 +16,16 @@ var (
 	// ErrReplayed is returned for an authorization code or refresh token used
 	// a second time; everything issued from it has been revoked.
 	ErrReplayed = errors.New("already used")
+	// ErrInvalidGrant is returned, wrapped with the reason, for an
+	// authorization code or refresh token that cannot be redeemed: unknown,
+	// expired or revoked, issued to another client or redirect URI, a
+	// code_verifier that does not match, or a grant the user has withdrawn
+	// (RFC 6749 section 5.2, invalid_grant). Nothing was consumed.
+	ErrInvalidGrant = errors.New("invalid grant")
+	// ErrInvalidScope is returned, wrapped with the reason, for a refresh that
+	// asks for more than the refresh token's scope (RFC 6749 section 6).
+	// Nothing was consumed.
+	ErrInvalidScope = errors.New("invalid scope")
 )
 
 // tokenRecord is an access token and its refresh token, stored by hashes.
@@ -71,7 +81,6 @@ type codeRecord struct {
 	Family          string        `json:"family"`
 	CreateAt        time.Time     `json:"create_at"`
 	ExpiresIn       time.Duration `json:"expires_in"`
-	AccessExpiresIn time.Duration `json:"access_expires_in"`
 	Used            bool          `json:"used"`
 }
 
@@ -97,6 +106,50 @@ func recordByHash(tx *bolt.Tx, kind byte, h [32]byte) (*tokenRecord, error) {
 
 func putToken(tx *bolt.Tx, r *tokenRecord) error {
 	return putJSON(tx.Bucket(bucketTokens), r.ID, r)
+}
+
+// insertToken stores a new token record with the index entries of its
+// access token and, if it has one, its refresh token.
+func insertToken(tx *bolt.Tx, r *tokenRecord) error {
+	idx := tx.Bucket(bucketTokenIndex)
+	if err := idx.Put(indexKey('a', r.AccessHash), []byte(r.ID)); err != nil {
+		return err
+	}
+	if r.HasRefresh {
+		if err := idx.Put(indexKey('r', r.RefreshHash), []byte(r.ID)); err != nil {
+			return err
+		}
+	}
+	return putToken(tx, r)
+}
+
+// expired reports whether an authorization code can no longer be redeemed at now.
+func (c *codeRecord) expired(now time.Time) bool { return !now.Before(c.CreateAt.Add(c.ExpiresIn)) }
+
+// deleteCodes deletes the authorization codes for which match is true and
+// returns how many it deleted.
+func deleteCodes(tx *bolt.Tx, match func(*codeRecord) bool) (int, error) {
+	b := tx.Bucket(bucketCodes)
+	var doomed [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		var c codeRecord
+		if err := json.Unmarshal(v, &c); err != nil {
+			return fmt.Errorf("decode code: %w", err)
+		}
+		if match(&c) {
+			doomed = append(doomed, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range doomed {
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(doomed), nil
 }
 
 // deleteTokens deletes the token records for which match is true, with
@@ -273,31 +326,15 @@ func (s *Store) RevokeToken(clientID, token string) error {
 func (s *Store) Sweep(now time.Time) (int, error) {
 	n := 0
 	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
-		codes := tx.Bucket(bucketCodes)
-		var doomed [][]byte
-		err := codes.ForEach(func(k, v []byte) error {
-			var c codeRecord
-			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("decode code: %w", err)
-			}
-			if !now.Before(c.CreateAt.Add(c.ExpiresIn)) {
-				doomed = append(doomed, k)
-			}
-			return nil
-		})
+		codes, err := deleteCodes(tx, func(c *codeRecord) bool { return c.expired(now) })
 		if err != nil {
 			return nil, err
-		}
-		for _, k := range doomed {
-			if err := codes.Delete(k); err != nil {
-				return nil, err
-			}
 		}
 		ids, err := deleteTokenIDs(tx, func(r *tokenRecord) bool {
 			refreshDead := !r.HasRefresh || (r.RefreshExpiresIn != 0 && !now.Before(r.refreshExpiry()))
 			return !r.accessLive(now) && refreshDead
 		})
-		n = len(doomed) + len(ids)
+		n = codes + len(ids)
 		return nil, err
 	})
 	if err != nil {
