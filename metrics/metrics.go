@@ -23,11 +23,30 @@ type Metrics struct {
 	publishDenied   atomic.Int64
 	subscribeDenied atomic.Int64
 	readDenied      atomic.Int64 // subscribe filters and deliveries; deliveries = this - subscribe
+	deliveryShown   atomic.Int64 // the largest delivery denial count a scrape has read
 	revocations     prometheus.Counter
 	revocationTime  prometheus.Histogram
 	throttled       *prometheus.CounterVec
 	consents        *prometheus.CounterVec
 	tokenRequests   *prometheus.CounterVec
+}
+
+// deliveryDenials returns the deliveries the ACL refused: read denials less
+// subscription filters refused. A refused filter is counted as a read denial
+// before its SUBACK counts it as a subscription denial, and a scrape between
+// the two would see one delivery too many and then one fewer, which
+// Prometheus reads as a counter reset: what a scrape reads never goes down.
+func (m *Metrics) deliveryDenials() int64 {
+	now := max(m.readDenied.Load()-m.subscribeDenied.Load(), 0)
+	for {
+		shown := m.deliveryShown.Load()
+		if now <= shown {
+			return shown
+		}
+		if m.deliveryShown.CompareAndSwap(shown, now) {
+			return now
+		}
+	}
 }
 
 // New returns the metrics, registered with a fresh registry that also holds
@@ -49,7 +68,7 @@ func New() *Metrics {
 	}
 	deliveries := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "wotkit_mqtt_acl_delivery_denials_total", Help: "Deliveries to subscribers the ACL refused (a revoked session, a sensor turned private).",
-	}, func() float64 { return float64(max(m.readDenied.Load()-m.subscribeDenied.Load(), 0)) })
+	}, func() float64 { return float64(m.deliveryDenials()) })
 	m.revocations = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "wotkit_mqtt_revoked_sessions_total", Help: "MQTT sessions ended because their credential was revoked or expired.",
 	})
