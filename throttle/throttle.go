@@ -128,21 +128,29 @@ func (t *Throttle) strike(table map[string]*strikes, key string, now time.Time, 
 	}
 }
 
-// evict drops forgotten records, and if the table is still full, the record
-// whose last failure is oldest.
+// evict drops forgotten records and, if the table is still full, one more:
+// the record not refusing anyone whose last failure is oldest, or, when every
+// record is refusing, the one whose refusal ends first. A flood of new names
+// or addresses cannot push out a record that is refusing a guesser.
 func (t *Throttle) evict(table map[string]*strikes, now time.Time) {
-	var oldest string
-	var oldestAt time.Time
+	var idle, locked string
 	for k, s := range table {
-		if now.Sub(s.last) > t.cfg.Forget && !now.Before(s.until) {
+		refusing := now.Before(s.until)
+		switch {
+		case !refusing && now.Sub(s.last) > t.cfg.Forget:
 			delete(table, k)
-			continue
-		}
-		if oldest == "" || s.last.Before(oldestAt) {
-			oldest, oldestAt = k, s.last
+		case !refusing && (idle == "" || s.last.Before(table[idle].last)):
+			idle = k
+		case refusing && (locked == "" || s.until.Before(table[locked].until)):
+			locked = k
 		}
 	}
-	if len(table) >= t.cfg.MaxEntries {
-		delete(table, oldest)
+	if len(table) < t.cfg.MaxEntries {
+		return
+	}
+	if idle != "" {
+		delete(table, idle)
+	} else {
+		delete(table, locked)
 	}
 }

@@ -68,12 +68,21 @@ func TestThrottle_MemoryBounded(t *testing.T) {
 	cfg := Default
 	cfg.MaxEntries = 100
 	th, now := fakeClock(cfg)
+	for range cfg.Free + 10 { // refused for the longest wait, past the flood
+		th.Fail("victim", "192.0.2.1")
+	}
 	for i := range 10000 {
 		th.Fail(fmt.Sprintf("user%d", i), fmt.Sprintf("10.0.%d.%d", i/256, i%256))
 		*now = now.Add(time.Millisecond)
 	}
 	if a, b := th.size(); a > 100 || b > 100 {
 		t.Fatalf("tables hold %d and %d records, want at most 100", a, b)
+	}
+	if th.Wait("victim", "198.51.100.7") <= 0 {
+		t.Error("the flood of new names pushed out the record refusing guesses at victim")
+	}
+	if th.Wait("", "192.0.2.1") <= 0 {
+		t.Error("the flood of new addresses pushed out the record refusing the guesser's address")
 	}
 }
 
