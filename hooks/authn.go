@@ -241,14 +241,15 @@ func (a *Authn) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 // OnSessionEstablished counts the live connection.
 func (a *Authn) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	if g := a.sessions.grant(cl); g != nil {
-		a.sessions.metrics.Connected(g.Kind.String())
+		a.sessions.countLive(g)
 	}
 }
 
-// OnDisconnect uncounts the connection and forgets a session that ends with it.
+// OnDisconnect uncounts the connection (unless a takeover or a revocation,
+// which forget it, did already) and forgets a session that ends with it.
 func (a *Authn) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
 	if g := a.sessions.grant(cl); g != nil {
-		a.sessions.metrics.Disconnected(g.Kind.String())
+		a.sessions.uncount(g)
 	}
 	if expire {
 		a.sessions.forget(cl)

@@ -49,7 +49,20 @@ type Grant struct {
 	rate *rate
 
 	revoked atomic.Bool
+	// gauge is the session's place in the connections gauge (gaugeNew,
+	// gaugeCounted, gaugeEnded): Sessions.countLive and Sessions.uncount.
+	gauge atomic.Uint32
 }
+
+// The states of Grant.gauge. A connection goes from new to counted when its
+// session is established, and to ended by whichever comes first of its
+// disconnection, its takeover and its revocation: it is uncounted once, and
+// never counted after it ended.
+const (
+	gaugeNew uint32 = iota
+	gaugeCounted
+	gaugeEnded
+)
 
 // Revoked reports whether the credential behind the grant has been revoked.
 func (g *Grant) Revoked() bool { return g.revoked.Load() }

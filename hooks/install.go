@@ -78,9 +78,12 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	return h.authn.OnConnectAuthenticate(cl, pk)
 }
 
-// OnSessionEstablish forgets a session taken over (Authn).
+// OnSessionEstablish forgets a session taken over (Authn), then drops the
+// messages it queued that the new session may not read (ACL): in this order,
+// so that the ACL passes nothing more to it while they are judged.
 func (h *hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	h.authn.OnSessionEstablish(cl, pk)
+	h.acl.OnSessionEstablish(cl, pk)
 }
 
 // OnSessionEstablished counts the connection (Authn).

@@ -99,8 +99,9 @@ func sensorTopic(topic string) (prefix, leaf string, ok bool) {
 
 // public reports whether topic is owner/name/leaf of a PUBLIC sensor. Its
 // data topic is open to every authenticated reader (a filter without
-// wildcards, or a shared subscription to one, counts as the topic), its
-// message topic to every authenticated client with write permission.
+// wildcards counts as the topic; a shared subscription $share/GROUP/... is
+// never owner/name/leaf), its message topic to every authenticated client
+// with write permission.
 func (s *Sensors) public(topic, leaf string) bool {
 	prefix, l, ok := sensorTopic(topic)
 	if !ok || l != leaf {

@@ -1,11 +1,13 @@
 package hooks_test
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	paho3 "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/wotkit/wotkit/internal/wotkittest"
 	"github.com/wotkit/wotkit/storage"
@@ -121,7 +123,7 @@ func TestSensor_PublicDataOpenToOthersPrivateStaysTheOwners(t *testing.T) {
 	w.sensor(t, "alice", "pond", storage.Public) // markers for bob
 	bob := w.dial5(t, "bob", w.bob, w.bobPW)
 	filters := []string{"alice/pond/data", "alice/weather/data", "alice/garden/data", "alice/diary/data", "alice/weather/message", "alice/+/data", "alice/#", "$share/g/alice/weather/data"}
-	want := []byte{1, 1, 1, 0x87, 0x87, 0x87, 0x87, 1}
+	want := []byte{1, 1, 1, 0x87, 0x87, 0x87, 0x87, 0x87}
 	got := subscribe5(t, bob, filters...)
 	for i := range filters {
 		if got[i] != want[i] {
@@ -167,5 +169,46 @@ func TestSensor_PublicDataOpenToOthersPrivateStaysTheOwners(t *testing.T) {
 	publish5(t, alice, "alice/pond/data", `{"value": 5}`)
 	if m := wotkittest.Expect(t, bob.Msgs); m.Topic != "alice/pond/data" {
 		t.Fatalf("bob got %+v from a deleted sensor", m)
+	}
+}
+
+// A PUBLIC sensor's data is open to a plain subscription only: a shared one
+// would let anyone join the owner's group and take a share of the owner's
+// traffic. The owner's own shared subscriptions are unaffected.
+func TestSensor_PublicDataCannotBeSharedByOthers(t *testing.T) {
+	w := newWorld(t)
+	w.sensor(t, "bob1", "weather", storage.Public)
+	const group = "$share/workers/bob1/weather/data"
+	worker := w.dial5(t, "bob-worker", w.bob, w.bobPW)
+	if r := subscribe5(t, worker, group); r[0] != 1 {
+		t.Fatalf("bob's worker SUBSCRIBE %s: %#x, want 1", group, r[0])
+	}
+	alice := w.dial5(t, "alice", w.alice, w.alicePW)
+	if r := subscribe5(t, alice, group, "$SHARE/workers/bob1/weather/data", "bob1/weather/data"); !bytes.Equal(r, []byte{0x87, 0x87, 1}) {
+		t.Fatalf("alice SUBACK %#x, want the shared filters refused (0x87) and the plain one granted", r)
+	}
+	alice3, err := wotkittest.Dial3(t, w.addr, "alice3", w.alice, w.alicePW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := alice3.Subscribe(group, 0, nil)
+	tok.WaitTimeout(wotkittest.Timeout)
+	// paho keys the result by the filter without its $share/GROUP/.
+	if res := tok.(*paho3.SubscribeToken).Result(); len(res) != 1 || res["bob1/weather/data"] != 0x80 {
+		t.Fatalf("alice 3.1.1 SUBSCRIBE %s: %v, want 0x80", group, res)
+	}
+	station := w.dial5(t, "station", w.bob, w.bobPW)
+	const n = 20
+	for i := range n {
+		publish5(t, station, "bob1/weather/data", fmt.Sprintf(`{"value": %d}`, i))
+	}
+	for i := range n {
+		want := fmt.Sprintf(`{"value": %d}`, i)
+		if m := wotkittest.Expect(t, worker.Msgs); m.Payload != want {
+			t.Fatalf("bob's worker got %+v, want reading %d of %d", m, i, n)
+		}
+		if m := wotkittest.Expect(t, alice.Msgs); m.Payload != want {
+			t.Fatalf("alice's plain subscription got %+v, want reading %d", m, i)
+		}
 	}
 }

@@ -159,7 +159,25 @@ func (s *Sessions) holds(cl *mqtt.Client) bool {
 	return !cl.Closed()
 }
 
-// forget removes a client object that will not be used again.
+// countLive counts g's connection in the connections gauge, unless it has
+// already ended.
+func (s *Sessions) countLive(g *Grant) {
+	if g.gauge.CompareAndSwap(gaugeNew, gaugeCounted) {
+		s.metrics.Connected(g.Kind.String())
+	}
+}
+
+// uncount ends g's connection in the connections gauge. Every path that ends
+// a connection calls it (its disconnection, its takeover, its revocation),
+// in whatever order they race: only the first that finds it counted uncounts it.
+func (s *Sessions) uncount(g *Grant) {
+	if g.gauge.Swap(gaugeEnded) == gaugeCounted {
+		s.metrics.Disconnected(g.Kind.String())
+	}
+}
+
+// forget removes a client object that will not be used again, and uncounts
+// its connection if that is still counted.
 func (s *Sessions) forget(cl *mqtt.Client) {
 	var g *Grant
 	if sl := slot(cl); sl != nil {
@@ -168,6 +186,7 @@ func (s *Sessions) forget(cl *mqtt.Client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g != nil {
+		s.uncount(g)
 		if g.expiry != nil {
 			g.expiry.Stop()
 		}
