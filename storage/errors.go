@@ -17,4 +17,7 @@ var (
 	ErrCorrupt = errors.New("database file is damaged")
 	// ErrSchemaTooNew is returned by Open for a file written by a newer wotkit.
 	ErrSchemaTooNew = errors.New("database was written by a newer wotkit")
+	// ErrClosed is returned by Record, RecordJSON and RecordSync once Close
+	// has begun: the reading is not kept.
+	ErrClosed = errors.New("store is closed")
 )

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -94,17 +96,46 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
+// Readings are kept by their time in nanoseconds since 1970 (an int64), so
+// only the times between these can be kept.
+var (
+	minReadingTime = time.Unix(0, 0).UTC()
+	maxReadingTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// checkTimestamp refuses a time a reading cannot be kept at.
+func checkTimestamp(t time.Time) error {
+	if t.Before(minReadingTime) || t.After(maxReadingTime) {
+		return fmt.Errorf("%w: timestamp %s is outside the times a reading can have (%s to %s)", ErrInvalid,
+			t.UTC().Format(time.RFC3339Nano), minReadingTime.Format(time.DateOnly), maxReadingTime.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// parseTimestamp reads a reading's timestamp, in milliseconds or RFC 3339,
+// and refuses one outside the times a reading can have.
 func parseTimestamp(v any) (time.Time, error) {
+	t, ok := timestampOf(v)
+	if !ok {
+		return time.Time{}, fmt.Errorf("%w: timestamp must be milliseconds since 1970 or an RFC 3339 time", ErrInvalid)
+	}
+	return t, checkTimestamp(t)
+}
+
+func timestampOf(v any) (time.Time, bool) {
 	if s, ok := v.(string); ok {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return t.UTC(), nil
+			return t.UTC(), true
 		}
 	}
-	// Readings are kept by nanoseconds since 1970, which reach to 2262.
-	if ms, ok := number(v); ok && ms >= 0 && ms < 9.2e12 {
-		return time.UnixMilli(int64(ms)).UTC(), nil
+	ms, ok := number(v)
+	if !ok {
+		return time.Time{}, false
 	}
-	return time.Time{}, fmt.Errorf("%w: timestamp must be milliseconds since 1970 or an RFC 3339 time", ErrInvalid)
+	// Converting a float beyond int64 is undefined: clamp first, to a time
+	// still far outside what checkTimestamp accepts.
+	const far = 1 << 62
+	return time.UnixMilli(int64(min(max(ms, -far), far))).UTC(), true
 }
 
 // Retention bounds each sensor's history.
@@ -151,8 +182,12 @@ func (s *Store) RecordJSON(sensorID uint64, at time.Time, values []byte) error {
 	return s.enqueue(pendingReading{sensor: sensorID, r: Reading{Timestamp: at}, encoded: values})
 }
 
-// retained refuses a reading the retention would delete at once.
-func (s *Store) retained(r Reading) error {
+// admit refuses a reading that cannot be kept: one whose time is outside
+// minReadingTime..maxReadingTime, or one the retention would delete at once.
+func (s *Store) admit(r Reading) error {
+	if err := checkTimestamp(r.Timestamp); err != nil {
+		return err
+	}
 	if s.retention.MaxAge > 0 && r.Timestamp.Before(time.Now().Add(-s.retention.MaxAge)) {
 		return fmt.Errorf("%w: the timestamp is older than the history kept (%v)", ErrInvalid, s.retention.MaxAge)
 	}
@@ -160,34 +195,42 @@ func (s *Store) retained(r Reading) error {
 }
 
 func (s *Store) enqueue(p pendingReading) error {
-	if err := s.retained(p.r); err != nil {
+	if err := s.admit(p.r); err != nil {
 		return err
 	}
-	select {
-	case s.readings <- p:
-		return nil
-	default:
-	}
-	t := time.NewTimer(recordWait)
-	defer t.Stop()
-	select {
-	case s.readings <- p:
-		return nil
-	case <-t.C:
-		return ErrBusy
-	}
+	return s.whileQueueOpen(func() error {
+		select {
+		case s.readings <- p:
+			return nil
+		default:
+		}
+		t := time.NewTimer(recordWait)
+		defer t.Stop()
+		select {
+		case s.readings <- p:
+			return nil
+		case <-t.C:
+			return ErrBusy
+		}
+	})
 }
 
 // RecordSync writes a reading with the next batch and returns once it is on disk.
 func (s *Store) RecordSync(ctx context.Context, sensorID uint64, r Reading) error {
-	if err := s.retained(r); err != nil {
+	if err := s.admit(r); err != nil {
 		return err
 	}
 	done := make(chan error, 1)
-	select {
-	case s.readings <- pendingReading{sensor: sensorID, r: r, done: done}:
-	case <-ctx.Done():
-		return ctx.Err()
+	err := s.whileQueueOpen(func() error {
+		select {
+		case s.readings <- pendingReading{sensor: sensorID, r: r, done: done}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	if err != nil {
+		return err
 	}
 	select {
 	case err := <-done:
@@ -195,6 +238,18 @@ func (s *Store) RecordSync(ctx context.Context, sensorID uint64, r Reading) erro
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// whileQueueOpen runs send, which puts a reading on s.readings, unless Close
+// has begun (ErrClosed). Close closes the queue only once no send is under
+// way, so every reading put is one the writer drains and Close waits for.
+func (s *Store) whileQueueOpen(send func() error) error {
+	s.queueMu.RLock()
+	defer s.queueMu.RUnlock()
+	if s.queueClosed {
+		return ErrClosed
+	}
+	return send()
 }
 
 // writeReadings writes queued readings in batches until the queue closes: a
@@ -214,6 +269,7 @@ func (s *Store) writeReadings() {
 		err := s.updateApart(func(tx *bolt.Tx) ([]Event, error) { return nil, s.writeBatch(tx, batch) })
 		if err != nil {
 			err = fmt.Errorf("write readings: %w", err)
+			logLost(batch, err)
 		}
 		for _, p := range batch {
 			if p.done != nil {
@@ -239,6 +295,26 @@ func (s *Store) writeReadings() {
 		case <-due.C:
 			flush()
 		}
+	}
+}
+
+// logLost logs the readings of a batch that failed to be written and that
+// nobody waits for: their publishers were told they were taken. It names the
+// sensors, never the values.
+func logLost(batch []pendingReading, err error) {
+	lost := 0
+	var sensors []uint64
+	for _, p := range batch {
+		if p.done != nil {
+			continue // RecordSync returns err to its caller
+		}
+		lost++
+		if !slices.Contains(sensors, p.sensor) {
+			sensors = append(sensors, p.sensor)
+		}
+	}
+	if lost > 0 {
+		slog.Error("readings lost", "readings", lost, "sensors", sensors, "error", err)
 	}
 }
 

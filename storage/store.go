@@ -78,6 +78,8 @@ type Store struct {
 	retention    Retention
 	readings     chan pendingReading // readings waiting for the batch writer
 	readingsDone chan struct{}
+	queueMu      sync.RWMutex // read-held by each send on readings; Close takes it to close readings
+	queueClosed  bool         // readings is closed: Record refuses with ErrClosed
 
 	auth authCache // decoded keys and tokens for authentication; emptied by every write
 
@@ -95,6 +97,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.BcryptCost == 0 {
 		opts.BcryptCost = defaultBcryptCost
+	}
+	if opts.BcryptCost < bcrypt.MinCost || opts.BcryptCost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("open store: bcrypt cost %d is outside %d..%d", opts.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -115,10 +120,6 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := db.Update(initSchema); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	if opts.BcryptCost < bcrypt.MinCost || opts.BcryptCost > bcrypt.MaxCost {
-		_ = db.Close()
-		return nil, fmt.Errorf("open store: bcrypt cost %d is outside %d..%d", opts.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	fakeHash := sync.OnceValue(func() []byte {
 		h, _ := bcrypt.GenerateFromPassword([]byte("no such user, no such password"), opts.BcryptCost) // cost checked above
@@ -157,9 +158,12 @@ func initSchema(tx *bolt.Tx) error {
 	version := uint64(SchemaVersion)
 	if v := meta.Get(metaSchema); v != nil {
 		if len(v) != 8 {
-			return fmt.Errorf("schema version record is %d bytes, want 8: the file is damaged", len(v))
+			return fmt.Errorf("%w: schema version record is %d bytes, want 8", ErrCorrupt, len(v))
 		}
 		version = binary.BigEndian.Uint64(v)
+	}
+	if version == 0 {
+		return fmt.Errorf("%w: schema version 0 (versions start at 1)", ErrCorrupt)
 	}
 	if version > SchemaVersion {
 		return fmt.Errorf("schema %d, this build reads up to %d: %w", version, SchemaVersion, ErrSchemaTooNew)
@@ -175,10 +179,14 @@ func initSchema(tx *bolt.Tx) error {
 }
 
 // Close writes pending readings and last-used times and closes the file.
-// Calling it again returns the first call's result.
+// Readings recorded once it has begun are refused with ErrClosed. Calling it
+// again returns the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.queueMu.Lock()
+		s.queueClosed = true
 		close(s.readings)
+		s.queueMu.Unlock()
 		<-s.readingsDone
 		close(s.stop)
 		<-s.done
@@ -280,8 +288,12 @@ func verify(db *bolt.DB) (err error) {
 
 // Backup writes a consistent copy of the database to path while it is in
 // use (one read transaction), through a temporary file renamed into place,
-// so that path holds either the whole copy or nothing new.
+// so that path holds either the whole copy or nothing new. It refuses
+// (ErrInvalid) to write over the live database file itself.
 func (s *Store) Backup(path string) error {
+	if s.isLive(path) {
+		return fmt.Errorf("backup to %s: %w: that is the live database file %s; back up to another file", path, ErrInvalid, s.path)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".wotkit-backup-*")
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
@@ -307,4 +319,24 @@ func (s *Store) Backup(path string) error {
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}
 	return nil
+}
+
+// isLive reports whether path names the live database file: the same file,
+// or the same name in the same directory, however either is spelled (a
+// rename onto that name would replace the file the store writes to).
+func (s *Store) isLive(path string) bool {
+	if sameFile(path, s.path) {
+		return true
+	}
+	return filepath.Base(path) == filepath.Base(s.path) && sameFile(filepath.Dir(path), filepath.Dir(s.path))
+}
+
+// sameFile reports whether a and b both exist and are the same file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +20,15 @@ import (
 // dbName is the database file's name in the data directory.
 const dbName = "wotkit.db"
 
+// createsDatabase is the one operation that may make the database file when
+// there is none: adding the first user, before the first serve. Any other
+// operation on a missing file is a wrong --data.
+const createsDatabase = "user.add"
+
+// errNoDatabase is returned by an operation that needs an existing database
+// when no server answers and there is no file.
+var errNoDatabase = errors.New("no database")
+
 // callAdmin runs the admin operation op with req, decoding its answer into
 // out (nil: none), on the running server's admin socket when one answers,
 // else on the data file itself.
@@ -25,7 +36,11 @@ func callAdmin(ctx context.Context, dataDir, op string, req admin.Request, out a
 	if c, ok := admin.Dial(ctx, dataDir); ok {
 		return c.Call(ctx, op, req, out)
 	}
-	store, err := storage.Open(filepath.Join(dataDir, dbName), storage.Options{})
+	path := filepath.Join(dataDir, dbName)
+	if _, err := os.Stat(path); op != createsDatabase && errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w at %s (is --data right?)", errNoDatabase, path)
+	}
+	store, err := storage.Open(path, storage.Options{})
 	if errors.Is(err, storage.ErrLocked) {
 		return fmt.Errorf("%w; no server answers on %s: is it running as another user?", err, admin.SocketPath(dataDir))
 	}
