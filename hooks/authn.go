@@ -119,7 +119,7 @@ func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
 	gen := a.sessions.revocations.Load()
 	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
 	authenticate := a.key
-	subject := throttleSubject(user)
+	subject := throttleSubject(user, cl.Net.Remote)
 	if strings.HasPrefix(pass, storage.PrefixAccessToken) {
 		authenticate, subject = a.token, ""
 	}
@@ -173,12 +173,17 @@ func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
 	return nil
 }
 
-// throttleSubject is what failed CONNECTs are counted against: a user name
-// shaped like a key id. Anything else is counted only against the address,
-// so that junk names cannot fill the table.
-func throttleSubject(user string) string {
+// throttleSubject is what failed CONNECTs are counted against, beside the
+// address: a user name shaped like a key id, from that address. Counted per
+// key alone, guesses from anywhere would lock the key's own device out, and
+// a key id is no secret; its password (256 bits) cannot be guessed anyway.
+// Counted per key and address, a device that keeps trying a stale password
+// is refused unchecked after a few tries, which then no longer count against
+// an address it may share with other devices behind a NAT. Any other name is
+// counted only against the address, so that junk names cannot fill the table.
+func throttleSubject(user, addr string) string {
 	if len(user) == 25 && user[0] == 'K' && strings.Trim(user[1:], "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == "" {
-		return user
+		return user + " " + throttle.AddrKey(addr)
 	}
 	return ""
 }

@@ -25,8 +25,9 @@ type Limits struct {
 }
 
 // DefaultLimits are generous for devices and scripts and stop a runaway one.
-// Failed CONNECTs: 5 per key id, then 1 s, 2 s, 4 s … up to 15 minutes; an
-// address gets 100 (devices behind one NAT share it) before the same.
+// Failed CONNECTs: 5 per key id and address, then 1 s, 2 s, 4 s … up to 15
+// minutes; an address gets 100 (devices behind one NAT share it) before the
+// same.
 var DefaultLimits = Limits{
 	SessionsPerCredential: 1000,
 	Subscriptions:         1000,
