@@ -104,25 +104,6 @@ func (s *Store) RevokeGrant(user, clientID string) error {
 
 // deleteGrants deletes the grants for which match is true.
 func deleteGrants(tx *bolt.Tx, match func(*Grant) bool) error {
-	b := tx.Bucket(bucketGrants)
-	var doomed [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		var g Grant
-		if err := json.Unmarshal(v, &g); err != nil {
-			return fmt.Errorf("decode grant: %w", err)
-		}
-		if match(&g) {
-			doomed = append(doomed, k)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range doomed {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := deleteWhere(tx.Bucket(bucketGrants), "grant", match)
+	return err
 }

@@ -129,14 +129,19 @@ func (c *codeRecord) expired(now time.Time) bool { return !now.Before(c.CreateAt
 // deleteCodes deletes the authorization codes for which match is true and
 // returns how many it deleted.
 func deleteCodes(tx *bolt.Tx, match func(*codeRecord) bool) (int, error) {
-	b := tx.Bucket(bucketCodes)
+	return deleteWhere(tx.Bucket(bucketCodes), "code", match)
+}
+
+// deleteWhere deletes the JSON records of type T in b for which match is
+// true (what names T in errors) and returns how many it deleted.
+func deleteWhere[T any](b *bolt.Bucket, what string, match func(*T) bool) (int, error) {
 	var doomed [][]byte
 	err := b.ForEach(func(k, v []byte) error {
-		var c codeRecord
-		if err := json.Unmarshal(v, &c); err != nil {
-			return fmt.Errorf("decode code: %w", err)
+		var rec T
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("decode %s: %w", what, err)
 		}
-		if match(&c) {
+		if match(&rec) {
 			doomed = append(doomed, k)
 		}
 		return nil

@@ -6,8 +6,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
-
-	"github.com/wotkit/wotkit/storage"
 )
 
 // TestOAuth_BrowserConsentErrorsArePages: what goes wrong on the consent
@@ -17,14 +15,7 @@ import (
 func TestOAuth_BrowserConsentErrorsArePages(t *testing.T) {
 	ctx, inst, web, _, shots := browserWorld(t, "alice", "bob1")
 	redirect, _ := callback(t)
-	app, secret, err := inst.store.CreateApp("bob1", storage.NewApp{Name: "Greenhouse dashboard", RedirectURIs: []string{redirect}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := &oauth2.Config{
-		ClientID: app.ClientID, ClientSecret: secret, RedirectURL: redirect, Scopes: []string{"all"},
-		Endpoint: oauth2.Endpoint{AuthURL: web + "/api/oauth/authorize", TokenURL: web + "/api/oauth/token"},
-	}
+	_, conf := dashboard(t, inst, web, redirect)
 	authURL := conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
 	step(t, ctx, "log in from the authorization request",
 		chromedp.Navigate(authURL),

@@ -44,6 +44,21 @@ func waitQuery(t *testing.T, got <-chan url.Values) url.Values {
 	}
 }
 
+// dashboard registers bob1's application "Greenhouse dashboard", which comes
+// back to redirect, and returns it with its golang.org/x/oauth2 configuration
+// against the portal at web.
+func dashboard(t *testing.T, inst *instance, web, redirect string) (storage.App, *oauth2.Config) {
+	t.Helper()
+	app, secret, err := inst.store.CreateApp("bob1", storage.NewApp{Name: "Greenhouse dashboard", RedirectURIs: []string{redirect}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, &oauth2.Config{
+		ClientID: app.ClientID, ClientSecret: secret, RedirectURL: redirect, Scopes: []string{"all"},
+		Endpoint: oauth2.Endpoint{AuthURL: web + "/api/oauth/authorize", TokenURL: web + "/api/oauth/token"},
+	}
+}
+
 // TestOAuth_BrowserConsentThenTokenAsMQTTPassword: an application sends alice
 // to wotkit; she logs in and presses Allow in a real browser; the application
 // exchanges the code (golang.org/x/oauth2, S256 PKCE) and connects to MQTT
@@ -51,14 +66,7 @@ func waitQuery(t *testing.T, got <-chan url.Values) url.Values {
 func TestOAuth_BrowserConsentThenTokenAsMQTTPassword(t *testing.T) {
 	ctx, inst, web, mqttAddr, shots := browserWorld(t, "alice", "bob1")
 	redirect, got := callback(t)
-	app, secret, err := inst.store.CreateApp("bob1", storage.NewApp{Name: "Greenhouse dashboard", RedirectURIs: []string{redirect}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := &oauth2.Config{
-		ClientID: app.ClientID, ClientSecret: secret, RedirectURL: redirect, Scopes: []string{"all"},
-		Endpoint: oauth2.Endpoint{AuthURL: web + "/api/oauth/authorize", TokenURL: web + "/api/oauth/token"},
-	}
+	app, conf := dashboard(t, inst, web, redirect)
 	verifier := oauth2.GenerateVerifier()
 	step(t, ctx, "log in from the authorization request",
 		chromedp.Navigate(conf.AuthCodeURL("state-123", oauth2.S256ChallengeOption(verifier))),
