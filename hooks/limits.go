@@ -12,7 +12,8 @@ import (
 
 // Limits bounds what one credential or client may take. Zero values mean no limit.
 type Limits struct {
-	// SessionsPerCredential bounds the live sessions of one key or token.
+	// SessionsPerCredential bounds the sessions of one key or token: live
+	// ones, and persistent ones whose client has gone.
 	SessionsPerCredential int
 	// Subscriptions bounds the subscriptions of one client.
 	Subscriptions int

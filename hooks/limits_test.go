@@ -12,6 +12,7 @@ import (
 	"github.com/wotkit/wotkit/broker"
 	"github.com/wotkit/wotkit/hooks"
 	"github.com/wotkit/wotkit/internal/wotkittest"
+	"github.com/wotkit/wotkit/metrics"
 	"github.com/wotkit/wotkit/storage"
 )
 
@@ -75,9 +76,9 @@ func TestThrottle_GuessingOneKeySlowsOnlyTheAttacker(t *testing.T) {
 
 func limited(t *testing.T, l hooks.Limits) *world {
 	t.Helper()
-	w := &world{store: wotkittest.NewStore(t)}
+	w := &world{store: wotkittest.NewStore(t), metrics: metrics.New()}
 	w.alice, w.alicePW = wotkittest.User(t, w.store, "alice", false)
-	_, w.addr = wotkittest.StartBroker(t, w.store, func(c *broker.Config) { c.Limits = &l })
+	_, w.addr = wotkittest.StartBroker(t, w.store, func(c *broker.Config) { c.Limits, c.Metrics = &l, w.metrics })
 	return w
 }
 
@@ -93,6 +94,29 @@ func TestLimits_SessionsPerKey(t *testing.T) {
 	if _, code, err := wotkittest.RawConnect(w.addr, "s3-v3", w.alice, w.alicePW); err != nil || code != 3 {
 		t.Fatalf("fourth session over 3.1.1: code %d %v, want 3 (server unavailable)", code, err)
 	}
+}
+
+// A key's persistent sessions count against its limit after their clients
+// have gone, since mochi keeps them with their subscriptions and queued
+// messages: a key cannot pile up sessions by disconnecting. Resuming one of
+// its own sessions, or reconnecting under a live one's id, takes it over and
+// is not refused.
+func TestLimits_SessionsPerKeyCountPersistentOnes(t *testing.T) {
+	w := limited(t, hooks.Limits{SessionsPerCredential: 2})
+	for _, id := range []string{"p0", "p1"} {
+		c, _ := w.persistent3(t, id, w.alice, w.alicePW)
+		leave(t, c, "alice/cmd")
+	}
+	w.waitMetric(t, 0, "wotkit_mqtt_connections", "credential", "key")
+	if _, code, err := wotkittest.RawConnect(w.addr, "p2", w.alice, w.alicePW); err != nil || code != 3 {
+		t.Fatalf("a third session beside two persistent ones: code %d %v, want 3 (server unavailable)", code, err)
+	}
+	w.persistent3(t, "p0", w.alice, w.alicePW) // resumes its own session
+	nc, code, err := wotkittest.RawConnect(w.addr, "p0", w.alice, w.alicePW)
+	if err != nil || code != 0 {
+		t.Fatalf("reconnecting under the live session's id: code %d %v, want 0", code, err)
+	}
+	_ = nc.Close()
 }
 
 func TestLimits_SubscriptionsPerClient(t *testing.T) {

@@ -26,6 +26,7 @@ type Sessions struct {
 
 	mu     sync.Mutex
 	byCred map[string]map[*mqtt.Client]struct{} // credential -> clients
+	parked map[string]int                       // credential -> its persistent sessions whose client has gone
 	claims map[string]*claim                    // client id -> holder
 	rates  map[string]*rate                     // credential -> its publish rate, while it has sessions
 }
@@ -43,6 +44,7 @@ func newSessions(server *mqtt.Server, limits Limits, m *metrics.Metrics) *Sessio
 		limits:  limits,
 		metrics: m,
 		byCred:  map[string]map[*mqtt.Client]struct{}{},
+		parked:  map[string]int{},
 		claims:  map[string]*claim{},
 		rates:   map[string]*rate{},
 	}
@@ -105,7 +107,10 @@ const (
 // admit claims cl.ID for g.User and records the session, unless another
 // user's session holds the id (a live one, one still connecting, or a
 // persistent one awaiting its owner) or the credential (g.creds[0]) already
-// has its limit of live sessions. Nothing is recorded on refusal.
+// has its limit of sessions: live ones, and persistent ones whose client has
+// gone, which mochi keeps with their subscriptions and queued messages. A
+// session of the same credential under cl.ID, which cl takes over, is not
+// counted. Nothing is recorded on refusal.
 func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
 	sl := slot(cl)
 	if sl == nil {
@@ -120,7 +125,7 @@ func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
 			return idTaken
 		}
 	}
-	if max := s.limits.SessionsPerCredential; max > 0 && s.countLocked(g.creds[0]) >= max {
+	if max := s.limits.SessionsPerCredential; max > 0 && s.sessionsLocked(g.creds[0])-s.replacedLocked(c, g.creds[0]) >= max {
 		return tooMany
 	}
 	if c == nil {
@@ -147,6 +152,38 @@ func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
 	}
 	sl.Store(g)
 	return admitted
+}
+
+// sessionsLocked returns how many sessions count against a credential's
+// limit: its live ones and its parked ones. s.mu is held.
+func (s *Sessions) sessionsLocked(credential string) int {
+	return s.countLocked(credential) + s.parked[credential]
+}
+
+// replacedLocked returns how many of the sessions counted against credential
+// hold the client id of claim c, and so will be taken over. s.mu is held.
+func (s *Sessions) replacedLocked(c *claim, credential string) int {
+	if c == nil {
+		return 0
+	}
+	n := 0
+	for _, x := range c.clients {
+		if g := s.grant(x); g != nil && g.creds[0] == credential && (!x.Closed() || g.parked) {
+			n++
+		}
+	}
+	return n
+}
+
+// park records that cl's client has gone and mochi keeps its persistent
+// session: it keeps counting against its credential until it is forgotten.
+func (s *Sessions) park(cl *mqtt.Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g := s.grant(cl); g != nil && !g.parked {
+		g.parked = true
+		s.parked[g.creds[0]]++
+	}
 }
 
 // holds reports whether a client object still holds its client id: it is the
@@ -187,6 +224,12 @@ func (s *Sessions) forget(cl *mqtt.Client) {
 	defer s.mu.Unlock()
 	if g != nil {
 		s.uncount(g)
+		if g.parked {
+			g.parked = false
+			if s.parked[g.creds[0]]--; s.parked[g.creds[0]] == 0 {
+				delete(s.parked, g.creds[0])
+			}
+		}
 		if g.expiry != nil {
 			g.expiry.Stop()
 		}

@@ -65,7 +65,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.retention.MaxAge, "retain-age", storage.DefaultRetention.MaxAge, "age of the oldest reading kept (0: no limit by age)")
 	limits := hooks.DefaultLimits
 	cfg.limits = &limits
-	fs.IntVar(&cfg.limits.SessionsPerCredential, "max-sessions-per-key", cfg.limits.SessionsPerCredential, "live MQTT sessions one key or token may have (0: no limit)")
+	fs.IntVar(&cfg.limits.SessionsPerCredential, "max-sessions-per-key", cfg.limits.SessionsPerCredential, "MQTT sessions one key or token may have, live or persistent (0: no limit)")
 	fs.IntVar(&cfg.limits.Subscriptions, "max-subscriptions", cfg.limits.Subscriptions, "subscriptions one MQTT client may have (0: no limit)")
 	fs.Float64Var(&cfg.limits.PublishRate, "max-publish-rate", cfg.limits.PublishRate, "messages per second one key or token may publish, over all its sessions (0: no limit)")
 	fs.IntVar(&cfg.limits.PublishBurst, "publish-burst", cfg.limits.PublishBurst, "messages a key or token may publish at once above --max-publish-rate")
