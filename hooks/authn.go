@@ -251,12 +251,8 @@ func (a *Authn) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 }
 
 // OnDisconnect uncounts the connection (unless a takeover or a revocation,
-// which forget it, did already), forgets a session that ends with it and
-// parks one that mochi keeps.
+// which forget it, did already) and forgets a session that ends with it.
 func (a *Authn) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
-	if !expire {
-		a.sessions.park(cl) // first: whoever sees the gauge go down sees it parked
-	}
 	if g := a.sessions.grant(cl); g != nil {
 		a.sessions.uncount(g)
 	}

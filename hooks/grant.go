@@ -52,9 +52,6 @@ type Grant struct {
 	// gauge is the session's place in the connections gauge (gaugeNew,
 	// gaugeCounted, gaugeEnded): Sessions.countLive and Sessions.uncount.
 	gauge atomic.Uint32
-	// parked: the client has gone and mochi keeps its persistent session
-	// (Sessions.park); it still counts against the credential's sessions.
-	parked bool // guarded by Sessions.mu
 }
 
 // The states of Grant.gauge. A connection goes from new to counted when its

@@ -26,7 +26,6 @@ type Sessions struct {
 
 	mu     sync.Mutex
 	byCred map[string]map[*mqtt.Client]struct{} // credential -> clients
-	parked map[string]int                       // credential -> its persistent sessions whose client has gone
 	claims map[string]*claim                    // client id -> holder
 	rates  map[string]*rate                     // credential -> its publish rate, while it has sessions
 }
@@ -44,7 +43,6 @@ func newSessions(server *mqtt.Server, limits Limits, m *metrics.Metrics) *Sessio
 		limits:  limits,
 		metrics: m,
 		byCred:  map[string]map[*mqtt.Client]struct{}{},
-		parked:  map[string]int{},
 		claims:  map[string]*claim{},
 		rates:   map[string]*rate{},
 	}
@@ -81,10 +79,6 @@ func (s *Sessions) KeySessions(keyID string) int { return s.count(keyCredential(
 func (s *Sessions) count(credential string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.countLocked(credential)
-}
-
-func (s *Sessions) countLocked(credential string) int {
 	n := 0
 	for cl := range s.byCred[credential] {
 		if !cl.Closed() {
@@ -125,7 +119,7 @@ func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
 			return idTaken
 		}
 	}
-	if max := s.limits.SessionsPerCredential; max > 0 && s.sessionsLocked(g.creds[0])-s.replacedLocked(c, g.creds[0]) >= max {
+	if max := s.limits.SessionsPerCredential; max > 0 && s.sessionsLocked(g.creds[0], cl.ID) >= max {
 		return tooMany
 	}
 	if c == nil {
@@ -155,45 +149,29 @@ func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
 }
 
 // sessionsLocked returns how many sessions count against a credential's
-// limit: its live ones and its parked ones. s.mu is held.
-func (s *Sessions) sessionsLocked(credential string) int {
-	return s.countLocked(credential) + s.parked[credential]
-}
-
-// replacedLocked returns how many of the sessions counted against credential
-// hold the client id of claim c, and so will be taken over. s.mu is held.
-func (s *Sessions) replacedLocked(c *claim, credential string) int {
-	if c == nil {
-		return 0
-	}
+// limit, other than those under client id (which a new session with that id
+// takes over): its live ones, and the persistent ones the server keeps for
+// their clients. It is worked out afresh, so a client object that lost its
+// place in a race of takeovers cannot stay counted. s.mu is held.
+func (s *Sessions) sessionsLocked(credential, id string) int {
 	n := 0
-	for _, x := range c.clients {
-		if g := s.grant(x); g != nil && g.creds[0] == credential && (!x.Closed() || g.parked) {
+	for x := range s.byCred[credential] {
+		if x.ID != id && s.holds(x) {
 			n++
 		}
 	}
 	return n
 }
 
-// park records that cl's client has gone and mochi keeps its persistent
-// session: it keeps counting against its credential until it is forgotten.
-func (s *Sessions) park(cl *mqtt.Client) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if g := s.grant(cl); g != nil && !g.parked {
-		g.parked = true
-		s.parked[g.creds[0]]++
-	}
-}
-
 // holds reports whether a client object still holds its client id: it is the
 // server's session for the id (live or persistent), or it is still open
 // (connecting, or being taken over).
 func (s *Sessions) holds(cl *mqtt.Client) bool {
-	if got, ok := s.server.Clients.Get(cl.ID); ok && got == cl {
+	if !cl.Closed() {
 		return true
 	}
-	return !cl.Closed()
+	got, ok := s.server.Clients.Get(cl.ID)
+	return ok && got == cl
 }
 
 // countLive counts g's connection in the connections gauge, unless it has
@@ -224,12 +202,6 @@ func (s *Sessions) forget(cl *mqtt.Client) {
 	defer s.mu.Unlock()
 	if g != nil {
 		s.uncount(g)
-		if g.parked {
-			g.parked = false
-			if s.parked[g.creds[0]]--; s.parked[g.creds[0]] == 0 {
-				delete(s.parked, g.creds[0])
-			}
-		}
 		if g.expiry != nil {
 			g.expiry.Stop()
 		}
