@@ -12,11 +12,30 @@ import (
 
 	"github.com/wotkit/wotkit/broker"
 	"github.com/wotkit/wotkit/internal/wotkittest"
+	"github.com/wotkit/wotkit/metrics"
 )
+
+// connections returns the live MQTT connections that m counts.
+func connections(t *testing.T, m *metrics.Metrics) float64 {
+	t.Helper()
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0.0
+	for _, f := range families {
+		if f.GetName() == "wotkit_mqtt_connections" {
+			for _, g := range f.GetMetric() {
+				n += g.GetGauge().GetValue()
+			}
+		}
+	}
+	return n
+}
 
 // What one connection may hold is bounded: a persistent session asked to
 // last forever is kept at most MaxSessionExpiry after its client goes away,
-// and CONNACK says so; a client may set MaxTopicAliases topic aliases, not
+// and CONNACK says so, even when its DISCONNECT asks for ever again; a client may set MaxTopicAliases topic aliases, not
 // mochi's 65535, and an alias beyond them ends the connection (0x94, topic
 // alias invalid) [MQTT-3.3.2-9]. (mochi does not announce its alias maximum
 // in CONNACK, which by [MQTT-3.2.2-17] means none; clients that use aliases
@@ -24,9 +43,10 @@ import (
 func TestBroker_ConnectionStateBounded(t *testing.T) {
 	store := wotkittest.NewStore(t)
 	keyID, keyPW := wotkittest.User(t, store, "alice", false)
-	_, addr := wotkittest.StartBroker(t, store, func(c *broker.Config) { c.MaxSessionExpiry = 3600e9 })
+	m := metrics.New()
+	b, addr := wotkittest.StartBroker(t, store, func(c *broker.Config) { c.MaxSessionExpiry, c.Metrics = 3600e9, m })
 	forever := uint32(0xFFFFFFFF)
-	_, ack, err := wotkittest.Dial5(t, addr, &paho.Connect{
+	c, ack, err := wotkittest.Dial5(t, addr, &paho.Connect{
 		ClientID: "gateway", UsernameFlag: true, Username: keyID, PasswordFlag: true, Password: []byte(keyPW),
 		Properties: &paho.ConnectProperties{SessionExpiryInterval: &forever},
 	})
@@ -35,6 +55,22 @@ func TestBroker_ConnectionStateBounded(t *testing.T) {
 	}
 	if got := ack.Properties.SessionExpiryInterval; got == nil || *got != 3600 {
 		t.Errorf("CONNACK session expiry %v, want 3600", got)
+	}
+	// A DISCONNECT may set the expiry again (MQTT 5, 3.14.2.2.2); the maximum still holds.
+	if err := c.Disconnect(&paho.Disconnect{Properties: &paho.DisconnectProperties{SessionExpiryInterval: &forever}}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(wotkittest.Timeout); connections(t, m) != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never saw the client go")
+		}
+	}
+	kept, ok := b.Server().Clients.Get("gateway")
+	if !ok {
+		t.Fatal("the persistent session was not kept")
+	}
+	if got := kept.Properties.Props.SessionExpiryInterval; got != 3600 {
+		t.Errorf("session kept for %d s after a DISCONNECT asked for ever, want 3600", got)
 	}
 	// paho refuses to send such an alias itself, so the PUBLISH is written by hand.
 	nc, err := net.DialTimeout("tcp", addr, wotkittest.Timeout)

@@ -250,9 +250,15 @@ func (a *Authn) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	}
 }
 
-// OnDisconnect uncounts the connection (unless a takeover or a revocation,
-// which forget it, did already) and forgets a session that ends with it.
+// OnDisconnect holds the session's expiry to the server's maximum, uncounts
+// the connection (unless a takeover or a revocation, which forget it, did
+// already) and forgets a session that ends with it. An MQTT 5 DISCONNECT may
+// set a new session expiry, and mochi takes it as sent: the maximum that
+// CONNACK announced would not hold a session kept for 136 years.
 func (a *Authn) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
+	if max := a.sessions.server.Options.Capabilities.MaximumSessionExpiryInterval; cl.Properties.Props.SessionExpiryInterval > max {
+		cl.Properties.Props.SessionExpiryInterval = max
+	}
 	if g := a.sessions.grant(cl); g != nil {
 		a.sessions.uncount(g)
 	}
