@@ -89,7 +89,7 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		if err != nil {
 			return err
 		}
-		op, verb := "user.add", "created"
+		op, verb := createsDatabase, "created"
 		if args[0] == "passwd" {
 			op, verb = "user.passwd", "password changed"
 		}

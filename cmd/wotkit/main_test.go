@@ -248,7 +248,8 @@ func TestServe_FlagsOutOfRangeRefused(t *testing.T) {
 		{"--max-pending-writes", "3000000000", "--max-pending-writes"},
 		{"--token-ttl", "-1h", "--token-ttl"},
 		{"--retain-readings", "-1", "--retain-readings"},
-		{"--max-session-expiry", "-1s", "session expiry"},
+		{"--max-session-expiry", "-1s", "--max-session-expiry"},
+		{"--max-session-expiry", "0", "--max-session-expiry"},
 	} {
 		dir := t.TempDir()
 		_, err := wotkitErr(t, "", "serve", "--data", dir, "--mqtt", "127.0.0.1:0", "--mqtt-ws", "", "--http", "127.0.0.1:0", c.flag, c.value)

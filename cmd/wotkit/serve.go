@@ -79,6 +79,9 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("%w: serve takes no arguments", errUsage)
 	}
+	if cfg.sessionExpiry < time.Second { // as a flag, 0 is no default
+		return fmt.Errorf("%w: --max-session-expiry must be at least 1s", errUsage)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
 		return fmt.Errorf("%w: --log-level: %v", errUsage, err)
@@ -134,6 +137,7 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	if cfg.tokenTTL < 0 {
 		return nil, fmt.Errorf("%w: --token-ttl must not be negative", errUsage)
 	}
+
 	m := metrics.New()
 	brokerCfg := broker.Config{
 		TCPAddr: cfg.mqttAddr, WSAddr: cfg.wsAddr, TLSAddr: cfg.tlsMQTTAddr, TLSConfig: tlsConfig,
