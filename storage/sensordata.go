@@ -420,6 +420,31 @@ type DataQuery struct {
 	Limit      int       // at most this many (0: MaxDataLimit)
 }
 
+// lowerBound brings a query's lower bound within the times a reading can
+// have, whose nanoseconds since 1970 fit an int64: before them, no bound;
+// after them, the last.
+func lowerBound(t time.Time) time.Time {
+	switch {
+	case t.Before(minReadingTime):
+		return time.Time{}
+	case t.After(maxReadingTime):
+		return maxReadingTime
+	}
+	return t
+}
+
+// upperBound does the same for an upper bound: past the times a reading
+// can have, no bound; before them, the first.
+func upperBound(t time.Time) time.Time {
+	switch {
+	case t.IsZero(), t.After(maxReadingTime):
+		return time.Time{}
+	case t.Before(minReadingTime):
+		return minReadingTime
+	}
+	return t
+}
+
 // MaxDataLimit bounds one answer.
 const MaxDataLimit = 1000
 
@@ -429,9 +454,13 @@ func (s *Store) SensorData(sensorID uint64, q DataQuery) ([]Reading, error) {
 	if q.Limit <= 0 || q.Limit > MaxDataLimit {
 		q.Limit = MaxDataLimit
 	}
+	q.Start, q.After, q.End = lowerBound(q.Start), lowerBound(q.After), upperBound(q.End)
 	lo := q.Start
 	if !q.After.IsZero() && (lo.IsZero() || !q.After.Before(lo)) {
 		lo = q.After.Add(time.Nanosecond)
+	}
+	if lo.After(maxReadingTime) {
+		return nil, nil // nothing can be after the last time a reading can have
 	}
 	var out []Reading
 	err := s.view(func(tx *bolt.Tx) error {

@@ -247,3 +247,38 @@ func mustSensor(t *testing.T, s *storage.Store, name string) uint64 {
 	}
 	return sn.ID
 }
+
+// A query bound beyond the times a reading can have (1970 to 2262) asks for
+// everything on its side, or nothing: never a wrapped-around time, which
+// made a query up to the year 3000 find nothing.
+func TestSensorData_BoundsBeyondReadingTimes(t *testing.T) {
+	s := sensorStore(t, storage.Retention{})
+	sn, err := s.CreateSensor(storage.Sensor{Owner: "alice", Name: "weather"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for _, at := range []time.Time{now.Add(-time.Hour), now} {
+		if err := s.RecordSync(context.Background(), sn.ID, storage.Reading{Timestamp: at, Values: map[string]any{"value": 1.0}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past, future := time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
+	for name, c := range map[string]struct {
+		q    storage.DataQuery
+		want int
+	}{
+		"end in 3000":               {storage.DataQuery{End: future}, 2},
+		"end in 3000, newest first": {storage.DataQuery{End: future, Reverse: true}, 2},
+		"start in 1000":             {storage.DataQuery{Start: past}, 2},
+		"after 1000":                {storage.DataQuery{After: past}, 2},
+		"start in 3000":             {storage.DataQuery{Start: future}, 0},
+		"after 3000":                {storage.DataQuery{After: future}, 0},
+		"end in 1000":               {storage.DataQuery{End: past}, 0},
+	} {
+		rs, err := s.SensorData(sn.ID, c.q)
+		if err != nil || len(rs) != c.want {
+			t.Errorf("%s: %d readings, %v; want %d", name, len(rs), err, c.want)
+		}
+	}
+}
