@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"slices"
 	"strconv"
@@ -269,7 +268,7 @@ func (s *Store) writeReadings() {
 		err := s.updateApart(func(tx *bolt.Tx) ([]Event, error) { return nil, s.writeBatch(tx, batch) })
 		if err != nil {
 			err = fmt.Errorf("write readings: %w", err)
-			logLost(batch, err)
+			s.logLost(batch, err)
 		}
 		for _, p := range batch {
 			if p.done != nil {
@@ -301,7 +300,7 @@ func (s *Store) writeReadings() {
 // logLost logs the readings of a batch that failed to be written and that
 // nobody waits for: their publishers were told they were taken. It names the
 // sensors, never the values.
-func logLost(batch []pendingReading, err error) {
+func (s *Store) logLost(batch []pendingReading, err error) {
 	lost := 0
 	var sensors []uint64
 	for _, p := range batch {
@@ -314,7 +313,7 @@ func logLost(batch []pendingReading, err error) {
 		}
 	}
 	if lost > 0 {
-		slog.Error("readings lost", "readings", lost, "sensors", sensors, "error", err)
+		s.log.Error("readings lost", "readings", lost, "sensors", sensors, "error", err)
 	}
 }
 

@@ -202,10 +202,10 @@ func TestRecord_BatchLostIsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
-
-	s = open(t, path)
+	s, err = storage.Open(path, storage.Options{BcryptCost: bcrypt.MinCost, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := storage.Reading{Timestamp: time.Now(), Values: map[string]any{"value": "s3cret-payload"}}
 	if err := s.RecordSync(context.Background(), broken, r); err == nil {
 		t.Fatal("RecordSync into the broken sensor succeeded")

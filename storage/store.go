@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -56,6 +57,10 @@ type Options struct {
 	// Verify checks the whole file's consistency before using it (the server
 	// does, at start) and refuses a file it cannot trust with ErrCorrupt.
 	Verify bool
+	// Logger receives what the store's background work cannot return to a
+	// caller: readings lost to a failed write, failed sweeps and last-used
+	// times (nil: slog.Default()).
+	Logger *slog.Logger
 }
 
 // Store is an open wotkit database. It is safe for concurrent use.
@@ -65,6 +70,7 @@ type Store struct {
 
 	db         *bolt.DB
 	path       string
+	log        *slog.Logger // Options.Logger
 	bcryptCost int
 	// fakeHash is compared against when a user does not exist, so that the
 	// time a failed login takes says nothing about whether the account exists.
@@ -141,6 +147,10 @@ func Open(path string, opts Options) (*Store, error) {
 		touched:      map[string]touch{},
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
+		log:          opts.Logger,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
 	}
 	go s.maintain()
 	go s.writeReadings()

@@ -3,7 +3,6 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -77,7 +76,7 @@ func (s *Store) maintain() {
 			s.flushTouches()
 		case <-sweepTick.C:
 			if _, err := s.Sweep(time.Now()); err != nil {
-				slog.Error("sweep expired oauth records", "error", err)
+				s.log.Error("sweep expired oauth records", "error", err)
 			}
 		case <-s.stop:
 			s.flushTouches()
@@ -114,7 +113,7 @@ func (s *Store) flushTouches() {
 		return nil, nil
 	})
 	if err != nil {
-		slog.Error("write last-used times", "records", len(pending), "error", err)
+		s.log.Error("write last-used times", "records", len(pending), "error", err)
 	}
 }
 

@@ -216,7 +216,7 @@ func wotkitCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := storage.Open(filepath.Join(*data, "wotkit.db"), storage.Options{})
+	store, err := storage.Open(filepath.Join(*data, "wotkit.db"), storage.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

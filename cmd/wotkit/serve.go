@@ -147,7 +147,7 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	if err := brokerCfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: mqtt: %v", errUsage, err)
 	}
-	store, err := storage.Open(filepath.Join(cfg.data, dbName), storage.Options{BcryptCost: cfg.bcryptCost, Retention: &cfg.retention, Verify: true})
+	store, err := storage.Open(filepath.Join(cfg.data, dbName), storage.Options{BcryptCost: cfg.bcryptCost, Retention: &cfg.retention, Verify: true, Logger: log.With("component", "storage")})
 	if errors.Is(err, storage.ErrLocked) {
 		return nil, fmt.Errorf("%w: is another wotkit serve running with --data %s?", err, cfg.data)
 	}
