@@ -260,10 +260,10 @@ func (s *Store) writeReadings() {
 	due := time.NewTimer(flushInterval)
 	due.Stop()
 	defer due.Stop()
-	flush := func() {
+	flush := func() error {
 		due.Stop()
 		if len(batch) == 0 {
-			return
+			return nil
 		}
 		err := s.updateApart(func(tx *bolt.Tx) ([]Event, error) { return nil, s.writeBatch(tx, batch) })
 		if err != nil {
@@ -276,12 +276,13 @@ func (s *Store) writeReadings() {
 			}
 		}
 		batch = batch[:0]
+		return err
 	}
 	for {
 		select {
 		case p, ok := <-s.readings:
 			if !ok {
-				flush()
+				s.lastBatchErr = flush() // for Close, after readingsDone
 				return
 			}
 			if len(batch) == 0 {
@@ -289,10 +290,10 @@ func (s *Store) writeReadings() {
 			}
 			batch = append(batch, p)
 			if len(batch) == batchSize {
-				flush()
+				_ = flush() // logged, and told to RecordSync callers
 			}
 		case <-due.C:
-			flush()
+			_ = flush()
 		}
 	}
 }

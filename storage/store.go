@@ -68,10 +68,13 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	db         *bolt.DB
-	path       string
-	log        *slog.Logger // Options.Logger
-	bcryptCost int
+	db   *bolt.DB
+	path string
+	log  *slog.Logger // Options.Logger
+	// lastBatchErr is the failure of the readings Close wrote last, set by
+	// writeReadings before it ends.
+	lastBatchErr error
+	bcryptCost   int
 	// fakeHash is compared against when a user does not exist, so that the
 	// time a failed login takes says nothing about whether the account exists.
 	// It is made on first need, at the store's cost.
@@ -189,8 +192,10 @@ func initSchema(tx *bolt.Tx) error {
 }
 
 // Close writes pending readings and last-used times and closes the file.
-// Readings recorded once it has begun are refused with ErrClosed. Calling it
-// again returns the first call's result.
+// Readings recorded once it has begun are refused with ErrClosed. It returns
+// the error of the last readings it wrote if that write failed (they are
+// lost, and logged), with any error closing the file. Calling it again
+// returns the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.queueMu.Lock()
@@ -203,6 +208,7 @@ func (s *Store) Close() error {
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("close store: %w", err)
 		}
+		s.closeErr = errors.Join(s.lastBatchErr, s.closeErr)
 	})
 	return s.closeErr
 }
