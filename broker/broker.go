@@ -146,7 +146,8 @@ func New(cfg Config, store hooks.Store) (*Broker, error) {
 	}
 	b := &Broker{server: server, sessions: sessions, unwatch: unwatch, addrs: map[string]net.Addr{}, log: cfg.Logger}
 	cfg.Metrics.WatchBroker(b)
-	guard := GuardConfig{ConnectTimeout: cfg.ConnectTimeout, MaxPacketSize: cfg.MaxPacketSize, Logger: cfg.Logger.With("component", "mqtt-guard")}
+	guard := GuardConfig{ConnectTimeout: cfg.ConnectTimeout, MaxPacketSize: cfg.MaxPacketSize, Logger: cfg.Logger.With("component", "mqtt-guard"),
+		Ended: sessions.Ended}
 	listen := []struct {
 		id, addr string
 		open     func(string) (net.Listener, error)

@@ -24,6 +24,9 @@ type GuardConfig struct {
 	ConnectTimeout time.Duration // a connection that has not sent a complete CONNECT within this is closed; 0 means 10s
 	MaxPacketSize  uint32        // a packet (fixed header+body) larger than this closes the connection; 0 means the MQTT maximum
 	Logger         *slog.Logger  // nil: slog.Default(); log each closed connection once at Info/Warn with remote address and reason, never payload bytes
+	// Ended, if set, is called with each guarded connection once mochi is
+	// done with it (its establish has returned).
+	Ended func(net.Conn)
 }
 
 // Reasons for which the packet guard closes a connection; the error returned by a guarded Read wraps one of them.

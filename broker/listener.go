@@ -64,8 +64,12 @@ func (l *guardedListener) Serve(establish listeners.EstablishFn) {
 		}
 		go func() {
 			defer l.untrack(conn)
-			if err := establish(l.id, newGuardConn(conn, l.cfg)); err != nil {
+			gc := newGuardConn(conn, l.cfg)
+			if err := establish(l.id, gc); err != nil {
 				l.cfg.Logger.Debug("mqtt connection ended", "listener", l.id, "remote", conn.RemoteAddr().String(), "error", err)
+			}
+			if l.cfg.Ended != nil {
+				l.cfg.Ended(gc)
 			}
 		}()
 	}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
 )
 
 // CredentialKind says how a session authenticated.
@@ -43,6 +45,8 @@ type Grant struct {
 
 	// creds are the credential names that revoke this session.
 	creds []string
+	// client is the session's client object, once admitted.
+	client *mqtt.Client
 	// expiry ends the session when its token expires; nil for keys.
 	expiry *time.Timer
 	// rate is the publish rate the credential's sessions share; nil: no limit.

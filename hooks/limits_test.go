@@ -1,13 +1,18 @@
 package hooks_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
 	paho3 "github.com/eclipse/paho.mqtt.golang"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/wotkit/wotkit/broker"
 	"github.com/wotkit/wotkit/hooks"
@@ -178,4 +183,83 @@ func TestLimits_PublishRatePerKey(t *testing.T) {
 	case <-time.After(wotkittest.Timeout):
 		t.Fatal("a 3.1.1 client over its publish rate stayed connected")
 	}
+}
+
+// A client that resets its connection right after CONNECT leaves mochi
+// unable to write the CONNACK, and mochi then returns without ending the
+// session: it kept every such client in its table for good, each counting
+// against the key's session limit. A device on a poor network does this by
+// accident, and would have locked its key out after a while.
+func TestSessions_ResetAfterConnectLeavesNothing(t *testing.T) {
+	store := wotkittest.NewStore(t)
+	keyID, keyPW := wotkittest.User(t, store, "alice", false)
+	ended := &counting{Handler: wotkittest.Logger(t).Handler(), msg: "mqtt connection ended", n: new(atomic.Int64)}
+	b, addr := wotkittest.StartBroker(t, store, func(c *broker.Config) {
+		c.Limits, c.Logger = &hooks.Limits{SessionsPerCredential: 5}, slog.New(ended)
+	})
+	for i := range 50 {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
+			Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, ClientIdentifier: fmt.Sprintf("flaky-%d", i),
+				UsernameFlag: true, Username: []byte(keyID), PasswordFlag: true, Password: []byte(keyPW)}}
+		var buf bytes.Buffer
+		if err := pk.ConnectEncode(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nc.Write(buf.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.(*net.TCPConn).SetLinger(0) // close with a reset
+		_ = nc.Close()
+	}
+	// The broker is done with a connection once it has logged its end.
+	for deadline := time.Now().Add(wotkittest.Timeout); ended.n.Load() < 50; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the broker ended %d of the 50 reset connections", ended.n.Load())
+		}
+	}
+	left := func() int {
+		n := 0
+		for _, cl := range b.Server().Clients.GetAll() {
+			if !cl.Net.Inline {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(wotkittest.Timeout); left() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the 50 reset clients are still in the broker's table", left())
+		}
+	}
+	nc, code, err := wotkittest.RawConnect(addr, "device", keyID, keyPW)
+	if err != nil || code != 0 {
+		t.Fatalf("the key after 50 resets: code %d %v, want 0", code, err)
+	}
+	_ = nc.Close()
+}
+
+// counting is a log handler that counts the records with one message.
+type counting struct {
+	slog.Handler
+	msg string
+	n   *atomic.Int64
+}
+
+func (h *counting) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.n.Add(1)
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *counting) WithAttrs(as []slog.Attr) slog.Handler {
+	return &counting{Handler: h.Handler.WithAttrs(as), msg: h.msg, n: h.n}
+}
+
+func (h *counting) WithGroup(name string) slog.Handler {
+	return &counting{Handler: h.Handler.WithGroup(name), msg: h.msg, n: h.n}
 }

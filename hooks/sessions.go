@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"maps"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -144,6 +145,7 @@ func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
 		}
 		g.rate = r
 	}
+	g.client = cl
 	sl.Store(g)
 	return admitted
 }
@@ -219,6 +221,44 @@ func (s *Sessions) forget(cl *mqtt.Client) {
 			delete(s.claims, cl.ID)
 		}
 	}
+}
+
+// Ended finishes the session of a guarded connection that mochi is done
+// with (its establish has returned). mochi returns early, without
+// OnDisconnect, when it cannot write the CONNACK or resend a resumed
+// session's messages (the client went away at once: a reset right after
+// CONNECT does it), and keeps that client in its table for good. A session
+// admitted but never established is ended here as mochi ends a disconnected
+// one: a clean one goes, with its subscriptions and queued messages; a
+// persistent one stays until it expires, as any other.
+func (s *Sessions) Ended(conn net.Conn) {
+	sl, ok := conn.(GrantSlot)
+	if !ok {
+		return
+	}
+	g := sl.GrantSlot().Load()
+	if g == nil || g.client == nil || g.gauge.Load() != gaugeNew {
+		return // not admitted, already forgotten, or established (OnDisconnect ends it)
+	}
+	cl := g.client
+	if !cleanSession(cl) {
+		return
+	}
+	cl.ClearInflights()
+	s.server.UnsubscribeClient(cl)
+	if got, ok := s.server.Clients.Get(cl.ID); ok && got == cl {
+		s.server.Clients.Delete(cl.ID)
+	}
+	s.forget(cl)
+}
+
+// cleanSession reports whether cl's session ends with its connection (MQTT
+// 5: session expiry 0; 3.1.1: clean session), as mochi decides it.
+func cleanSession(cl *mqtt.Client) bool {
+	if cl.Properties.ProtocolVersion == 5 {
+		return cl.Properties.Props.SessionExpiryInterval == 0
+	}
+	return cl.Properties.Clean
 }
 
 // take removes and returns every client of a credential name.
