@@ -43,6 +43,9 @@ func decodeJSON(c echo.Context, v any) error {
 		return badJSON(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+			return badJSON(err) // 413, however the body began
+		}
 		return newError(http.StatusBadRequest, "bad JSON", "the body must hold exactly one JSON object")
 	}
 	return nil

@@ -192,6 +192,10 @@ type sensorQuery struct {
 	offset, limit int
 }
 
+// maxQueryTags bounds the tags of one sensor search: each is matched against
+// every sensor.
+const maxQueryTags = 32
+
 func parseSensorQuery(c echo.Context) (sensorQuery, error) {
 	q := sensorQuery{text: strings.ToLower(c.QueryParam("text"))}
 	switch c.QueryParam("scope") {
@@ -202,7 +206,10 @@ func parseSensorQuery(c echo.Context) (sensorQuery, error) {
 		return q, badParam("scope", "all or contributed")
 	}
 	for t := range strings.SplitSeq(c.QueryParam("tags"), ",") {
-		if t = strings.TrimSpace(t); t != "" {
+		if t = strings.TrimSpace(t); t != "" && !slices.Contains(q.tags, t) {
+			if len(q.tags) == maxQueryTags {
+				return q, badParam("tags", fmt.Sprintf("at most %d tags", maxQueryTags))
+			}
 			q.tags = append(q.tags, t)
 		}
 	}

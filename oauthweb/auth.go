@@ -77,6 +77,11 @@ func unauthorized(msg string) *httpError {
 func (p *Portal) authenticateAPI(next echo.HandlerFunc) echo.HandlerFunc {
 	schemes := []credentialScheme{basicScheme{p}, bearerScheme{p}}
 	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Header.Get("Authorization") != "" && r.URL.Query().Has(accessTokenParam) {
+			return newError(http.StatusBadRequest, "two credentials",
+				"send either an Authorization header or the access_token parameter, not both") // RFC 6750 section 2
+		}
 		for _, s := range schemes {
 			pr, err := s.authenticate(c)
 			if errors.Is(err, errNoCredential) {

@@ -87,7 +87,7 @@ func (p *Portal) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 		if s == nil {
 			target := "/login"
 			if c.Request().Method == http.MethodGet {
-				target += "?next=" + url.QueryEscape(c.Request().URL.RequestURI())
+				target += "?next=" + url.QueryEscape(withoutAccessToken(c.Request().URL))
 			}
 			return c.Redirect(http.StatusSeeOther, target)
 		}
@@ -114,6 +114,19 @@ func (p *Portal) startSession(c echo.Context, user string) error {
 	c.SetCookie(p.cookie(sessionCookie, token, int(storage.WebSessionMaxAge/time.Second)))
 	p.purge.maybe(p)
 	return nil
+}
+
+// withoutAccessToken returns u's path and query without an access_token
+// parameter: wotkit accepts one, as WoTKit does, but never sends it on.
+func withoutAccessToken(u *url.URL) string {
+	q := u.Query()
+	if !q.Has(accessTokenParam) {
+		return u.RequestURI()
+	}
+	q.Del(accessTokenParam)
+	v := *u
+	v.RawQuery = q.Encode()
+	return v.RequestURI()
 }
 
 // safeNext keeps a post-login target only if it is a path on this site. A
