@@ -50,7 +50,7 @@ func (p *Portal) apiPostData(c echo.Context) error {
 		if errors.Is(err, storage.ErrInvalid) {
 			return newError(http.StatusBadRequest, "bad reading", reason(err))
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) { // the queue stayed full, or the client left
 			return newError(http.StatusServiceUnavailable, "too busy to record the reading", "try again later")
 		}
 		return internalError(err)

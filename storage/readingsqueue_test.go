@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -73,5 +74,39 @@ func TestRecord_DiskBehindRefusesLosesNothing(t *testing.T) {
 			t.Fatalf("%d readings on disk, want the %d accepted", len(got), accepted)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A reading RecordSync has queued is written whatever happens to its
+// context, so RecordSync reports the write, not the context: a caller told
+// "try again" while its reading was stored anyway would store it twice.
+func TestRecordSync_QueuedReadingReportsItsWrite(t *testing.T) {
+	s := openWebSessionStore(t)
+	sn, err := s.CreateSensor(Sensor{Owner: "alice", Name: "weather"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
+	go func() {
+		done <- s.db.Update(func(*bolt.Tx) error { close(held); <-release; return nil })
+	}()
+	<-held // the disk stalls
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan error, 1)
+	go func() {
+		res <- s.RecordSync(ctx, sn.ID, Reading{Timestamp: time.Now(), Values: map[string]any{"value": 1.0}})
+	}()
+	time.Sleep(100 * time.Millisecond) // the queue has room: the reading is queued at once
+	cancel()                           // the client goes away
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-res; err != nil {
+		t.Fatalf("RecordSync of a queued reading whose context ended: %v, want the write's outcome (nil)", err)
+	}
+	if rs, err := s.SensorData(sn.ID, DataQuery{}); err != nil || len(rs) != 1 {
+		t.Fatalf("stored: %d readings, %v; want 1", len(rs), err)
 	}
 }

@@ -214,7 +214,10 @@ func (s *Store) enqueue(p pendingReading) error {
 	})
 }
 
-// RecordSync writes a reading with the next batch and returns once it is on disk.
+// RecordSync writes a reading with the next batch and returns once it is on
+// disk. ctx bounds the wait for room in the queue; once queued, the reading
+// is written (or its batch fails), whatever ctx does, and RecordSync returns
+// that outcome: a caller told to try again must not have it stored already.
 func (s *Store) RecordSync(ctx context.Context, sensorID uint64, r Reading) error {
 	if err := s.admit(r); err != nil {
 		return err
@@ -231,12 +234,7 @@ func (s *Store) RecordSync(ctx context.Context, sensorID uint64, r Reading) erro
 	if err != nil {
 		return err
 	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return <-done
 }
 
 // whileQueueOpen runs send, which puts a reading on s.readings, unless Close
