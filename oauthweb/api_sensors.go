@@ -359,8 +359,9 @@ func (p *Portal) apiGetField(c echo.Context) error {
 	return c.JSON(http.StatusOK, f)
 }
 
-// apiPutField adds the field in the path, or changes what the body sends of
-// an existing one; the body's name, if any, must be the path's.
+// apiPutField adds the field in the path (201, with the field), or changes
+// what the body sends of an existing one (204); the body's name, if any,
+// must be the path's.
 func (p *Portal) apiPutField(c echo.Context) error {
 	user, name := principalOf(c).User.Name, c.Param("field")
 	sn, err := p.ownSensor(user, c.Param("ref"))
@@ -371,9 +372,11 @@ func (p *Portal) apiPutField(c echo.Context) error {
 	if err := decodeJSON(c, &raw); err != nil {
 		return err
 	}
+	var added *storage.Field
 	_, err = p.store.UpdateSensor(sn.Owner, sn.Name, func(s *storage.Sensor) error {
 		i := slices.IndexFunc(s.Fields, func(f storage.Field) bool { return f.Name == name })
 		f := storage.Field{Name: name}
+		added = nil
 		if i >= 0 {
 			f = s.Fields[i]
 		}
@@ -388,6 +391,7 @@ func (p *Portal) apiPutField(c echo.Context) error {
 			s.Fields[i] = f
 		} else {
 			s.Fields = append(s.Fields, f)
+			added = &f
 		}
 		return nil
 	})
@@ -395,6 +399,9 @@ func (p *Portal) apiPutField(c echo.Context) error {
 		return sensorChangeError(err)
 	}
 	p.log.Info("sensor field set", "user", user, "sensor", sn.GlobalName(), "field", name, "via", "api")
+	if added != nil {
+		return c.JSON(http.StatusCreated, added)
+	}
 	return c.NoContent(http.StatusNoContent)
 }
 

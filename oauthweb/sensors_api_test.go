@@ -217,10 +217,13 @@ func TestSensorsAPI_Fields(t *testing.T) {
 		t.Fatalf("list: %d %s", res.StatusCode, body)
 	}
 	if res, body := env.apiWith("PUT", "/api/v1/sensors/weather/fields/temp", aliceAuth,
-		`{"name":"temp","longName":"Temperature","type":"NUMBER","units":"C","required":true}`); res.StatusCode != 204 {
-		t.Fatalf("add: %d %s", res.StatusCode, body)
+		`{"name":"temp","longName":"Temperature","type":"NUMBER","units":"C","required":true}`); res.StatusCode != 201 ||
+		strings.TrimSpace(body) != `{"name":"temp","longName":"Temperature","type":"NUMBER","required":true,"units":"C"}` {
+		t.Fatalf("add: %d %s, want 201 with the field", res.StatusCode, body)
 	}
-	env.apiWith("PUT", "/api/v1/sensors/weather/fields/temp", aliceAuth, `{"units":"K"}`)
+	if res, body := env.apiWith("PUT", "/api/v1/sensors/weather/fields/temp", aliceAuth, `{"units":"K"}`); res.StatusCode != 204 {
+		t.Fatalf("change: %d %s, want 204", res.StatusCode, body)
+	}
 	res, body := env.apiWith("GET", "/api/v1/sensors/alice.weather/fields/temp", aliceAuth, "")
 	if want := `{"name":"temp","longName":"Temperature","type":"NUMBER","required":true,"units":"K"}`; res.StatusCode != 200 || strings.TrimSpace(body) != want {
 		t.Fatalf("get: %d %s, want %s", res.StatusCode, body, want)
@@ -541,7 +544,8 @@ func TestSensorsAPI_CredentialRights(t *testing.T) {
 				{"GET", "/api/v1/sensors/weather/data", "", status(cr.read, 200)},
 				{"POST", "/api/v1/sensors/weather/data", `{"value":1}`, status(cr.write, 201)},
 				{"PUT", "/api/v1/sensors/weather", `{"description":"x"}`, status(cr.write, 204)},
-				{"PUT", "/api/v1/sensors/weather/fields/temp", `{"type":"NUMBER"}`, status(cr.write, 204)},
+				{"PUT", fmt.Sprintf("/api/v1/sensors/weather/fields/f%d", i), `{"type":"NUMBER"}`, status(cr.write, 201)},
+				{"DELETE", fmt.Sprintf("/api/v1/sensors/weather/fields/f%d", i), "", status(cr.write, 204)},
 				{"POST", "/api/v1/sensors", fmt.Sprintf(`{"name":"made-%d"}`, i), status(cr.write, 201)},
 				{"DELETE", fmt.Sprintf("/api/v1/sensors/made-%d", i), "", status(cr.write, 204)},
 			}
