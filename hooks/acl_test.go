@@ -29,14 +29,26 @@ func (w *world) persistent3(t *testing.T, id, user, pass string) (*wotkittest.Co
 
 // leave subscribes a persistent session to filters and disconnects it, so
 // that messages are queued for it.
-func leave(t *testing.T, c *wotkittest.Conn3, filters ...string) {
+func (w *world) leave(t *testing.T, c *wotkittest.Conn3, filters ...string) {
 	t.Helper()
 	for _, f := range filters {
 		if tok := c.Subscribe(f, 1, nil); !tok.WaitTimeout(wotkittest.Timeout) || tok.Error() != nil {
 			t.Fatalf("subscribe %s: %v", f, tok.Error())
 		}
 	}
+	r := c.OptionsReader()
+	id := r.ClientID()
 	c.Disconnect(0)
+	// Until the server has seen it go, a message for the session would still
+	// reach the old connection rather than wait in the session.
+	for deadline := time.Now().Add(wotkittest.Timeout); ; time.Sleep(5 * time.Millisecond) {
+		if cl, ok := w.broker.Server().Clients.Get(id); ok && cl.Closed() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server still holds %s's connection", id)
+		}
+	}
 }
 
 // A persistent session resumed with another credential of the same user
@@ -48,7 +60,7 @@ func TestTakeover_InheritedMessagesJudgedByTheNewCredential(t *testing.T) {
 	app := wotkittest.App(t, w.store, "bob1")
 	t.Run("write-only token resumes a key's session", func(t *testing.T) {
 		gw, _ := w.persistent3(t, "gateway", w.alice, w.alicePW)
-		leave(t, gw, "alice/cmd")
+		w.leave(t, gw, "alice/cmd")
 		pub := w.dial5(t, "alice-pub", w.alice, w.alicePW)
 		publish5(t, pub, "alice/cmd", "queued while offline")
 
@@ -71,7 +83,7 @@ func TestTakeover_InheritedMessagesJudgedByTheNewCredential(t *testing.T) {
 	})
 	t.Run("an admin's token resumes the admin key's # session", func(t *testing.T) {
 		ops, _ := w.persistent3(t, "ops", w.root, w.rootPW)
-		leave(t, ops, "#")
+		w.leave(t, ops, "#")
 		root := w.dial5(t, "root-pub", w.root, w.rootPW)
 		publish5(t, root, "bob1/secret", "bob's, queued")
 		publish5(t, root, "root/queued", "root's, queued")

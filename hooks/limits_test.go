@@ -83,7 +83,7 @@ func limited(t *testing.T, l hooks.Limits) *world {
 	t.Helper()
 	w := &world{store: wotkittest.NewStore(t), metrics: metrics.New()}
 	w.alice, w.alicePW = wotkittest.User(t, w.store, "alice", false)
-	_, w.addr = wotkittest.StartBroker(t, w.store, func(c *broker.Config) { c.Limits, c.Metrics = &l, w.metrics })
+	w.broker, w.addr = wotkittest.StartBroker(t, w.store, func(c *broker.Config) { c.Limits, c.Metrics = &l, w.metrics })
 	return w
 }
 
@@ -110,7 +110,7 @@ func TestLimits_SessionsPerKeyCountPersistentOnes(t *testing.T) {
 	w := limited(t, hooks.Limits{SessionsPerCredential: 2})
 	for _, id := range []string{"p0", "p1"} {
 		c, _ := w.persistent3(t, id, w.alice, w.alicePW)
-		leave(t, c, "alice/cmd")
+		w.leave(t, c, "alice/cmd")
 	}
 	w.waitMetric(t, 0, "wotkit_mqtt_connections", "credential", "key")
 	if _, code, err := wotkittest.RawConnect(w.addr, "p2", w.alice, w.alicePW); err != nil || code != 3 {

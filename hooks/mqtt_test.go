@@ -24,6 +24,7 @@ import (
 type world struct {
 	store                  *storage.Store
 	metrics                *metrics.Metrics
+	broker                 *broker.Broker
 	addr                   string
 	alice, bob, root       string // key ids
 	alicePW, bobPW, rootPW string
@@ -35,7 +36,7 @@ func newWorld(t *testing.T) *world {
 	w.alice, w.alicePW = wotkittest.User(t, w.store, "alice", false)
 	w.bob, w.bobPW = wotkittest.User(t, w.store, "bob1", false)
 	w.root, w.rootPW = wotkittest.User(t, w.store, "root", true)
-	_, w.addr = wotkittest.StartBroker(t, w.store, func(c *broker.Config) { c.Metrics = w.metrics })
+	w.broker, w.addr = wotkittest.StartBroker(t, w.store, func(c *broker.Config) { c.Metrics = w.metrics })
 	return w
 }
 

@@ -23,7 +23,7 @@ func TestConnectionsGauge_CountsLiveConnections(t *testing.T) {
 		}
 		w.waitMetric(t, 1, connections, "credential", "key")
 		gw, _ := w.persistent3(t, "gateway", w.alice, w.alicePW)
-		leave(t, gw) // a persistent session resumed once its connection is gone
+		w.leave(t, gw) // a persistent session resumed once its connection is gone
 		w.waitMetric(t, 1, connections, "credential", "key")
 		w.persistent3(t, "gateway", w.alice, w.alicePW)
 		w.waitMetric(t, 2, connections, "credential", "key")
