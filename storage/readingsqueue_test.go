@@ -4,30 +4,49 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// When the disk falls behind, a reading waits for room in the queue rather
-// than being lost, and gets ErrBusy once it has waited recordWait; every
-// reading that was accepted reaches the disk once it catches up.
-func TestRecord_DiskBehindRefusesLosesNothing(t *testing.T) {
-	s := openWebSessionStore(t)
+// stalledDisk returns a store with a sensor whose disk has stalled: the
+// store's one write transaction is held, so the readings writer stops at its
+// next flush, until resume (at the latest when the test ends).
+func stalledDisk(t *testing.T) (s *Store, sn Sensor, resume func()) {
+	t.Helper()
+	s = openWebSessionStore(t)
 	sn, err := s.CreateSensor(Sensor{Owner: "alice", Name: "weather"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A stalled disk: the store's one write transaction is held, so the
-	// writer stops at its next flush.
 	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
 	go func() {
 		done <- s.db.Update(func(*bolt.Tx) error { close(held); <-release; return nil })
 	}()
 	<-held
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			close(release)
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(resume) // before the store closes, should the test end early
+	return s, sn, resume
+}
+
+// When the disk falls behind, a reading waits for room in the queue rather
+// than being lost, and gets ErrBusy once it has waited recordWait; every
+// reading that was accepted reaches the disk once it catches up.
+func TestRecord_DiskBehindRefusesLosesNothing(t *testing.T) {
+	s, sn, resume := stalledDisk(t)
 	base := time.Now().Truncate(time.Millisecond)
 	accepted := 0
+	var err error
 	for {
 		err = s.RecordJSON(sn.ID, base.Add(time.Duration(accepted)*time.Millisecond), fmt.Appendf(nil, `{"value":%d}`, accepted))
 		if err != nil {
@@ -35,14 +54,11 @@ func TestRecord_DiskBehindRefusesLosesNothing(t *testing.T) {
 		}
 		accepted++
 		if accepted > queueSize+batchSize {
-			close(release)
+			resume()
 			t.Fatalf("%d readings accepted with the disk stalled; the queue holds %d and a batch %d", accepted, queueSize, batchSize)
 		}
 	}
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	resume()
 	if !errors.Is(err, ErrBusy) || accepted < queueSize {
 		t.Fatalf("with the disk stalled: %v after %d readings, want ErrBusy once the queue (%d) is full", err, accepted, queueSize)
 	}
@@ -81,16 +97,7 @@ func TestRecord_DiskBehindRefusesLosesNothing(t *testing.T) {
 // context, so RecordSync reports the write, not the context: a caller told
 // "try again" while its reading was stored anyway would store it twice.
 func TestRecordSync_QueuedReadingReportsItsWrite(t *testing.T) {
-	s := openWebSessionStore(t)
-	sn, err := s.CreateSensor(Sensor{Owner: "alice", Name: "weather"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
-	go func() {
-		done <- s.db.Update(func(*bolt.Tx) error { close(held); <-release; return nil })
-	}()
-	<-held // the disk stalls
+	s, sn, resume := stalledDisk(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	res := make(chan error, 1)
 	go func() {
@@ -99,10 +106,7 @@ func TestRecordSync_QueuedReadingReportsItsWrite(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // the queue has room: the reading is queued at once
 	cancel()                           // the client goes away
 	time.Sleep(50 * time.Millisecond)
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	resume()
 	if err := <-res; err != nil {
 		t.Fatalf("RecordSync of a queued reading whose context ended: %v, want the write's outcome (nil)", err)
 	}
