@@ -151,11 +151,11 @@ func clientForm(c echo.Context, names ...string) (url.Values, *oauthError) {
 	if err := r.ParseForm(); err != nil {
 		return nil, errInvalidRequest("the body must be application/x-www-form-urlencoded")
 	}
-	query := r.URL.Query()
-	for _, n := range slices.Concat(names, clientAuthParams) {
-		if query.Has(n) {
-			return nil, errInvalidRequest(fmt.Sprintf("parameter %s must be sent in the request body, never in the URL", n))
-		}
+	names = slices.Concat(names, clientAuthParams)
+	if n := inQuery(r, names); n != "" {
+		return nil, errInvalidRequest(fmt.Sprintf("parameter %s must be sent in the request body, never in the URL", n))
+	}
+	for _, n := range names {
 		if len(r.PostForm[n]) > 1 {
 			return nil, errInvalidRequest(fmt.Sprintf("parameter %s is given more than once", n))
 		}

@@ -144,15 +144,25 @@ func bodyForm(c echo.Context, secrets ...string) (url.Values, error) {
 		return nil, &httpError{Status: http.StatusBadRequest, Message: "The form could not be read.", Cause: err}
 	}
 	r := c.Request()
-	query := r.URL.Query()
-	for _, name := range secrets {
-		if query.Has(name) {
-			return nil, newError(http.StatusBadRequest,
-				"A password must be sent in the body of the form, never in its address.",
-				"the field "+name+" is in the URL's query")
-		}
+	if name := inQuery(r, secrets); name != "" {
+		return nil, newError(http.StatusBadRequest,
+			"A password must be sent in the body of the form, never in its address.",
+			"the field "+name+" is in the URL's query")
 	}
 	return r.PostForm, nil
+}
+
+// inQuery returns the first of names that r's URL query carries, or "":
+// logs, proxies, browser history and Referer headers keep URLs, so a form's
+// secrets belong in its body.
+func inQuery(r *http.Request, names []string) string {
+	query := r.URL.Query()
+	for _, name := range names {
+		if query.Has(name) {
+			return name
+		}
+	}
+	return ""
 }
 
 // retryAfter is a Retry-After value: whole seconds, rounded up.
