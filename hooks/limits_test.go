@@ -1,7 +1,6 @@
 package hooks_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	paho3 "github.com/eclipse/paho.mqtt.golang"
-	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/wotkit/wotkit/broker"
 	"github.com/wotkit/wotkit/hooks"
@@ -202,14 +200,11 @@ func TestSessions_ResetAfterConnectLeavesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
-			Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, ClientIdentifier: fmt.Sprintf("flaky-%d", i),
-				UsernameFlag: true, Username: []byte(keyID), PasswordFlag: true, Password: []byte(keyPW)}}
-		var buf bytes.Buffer
-		if err := pk.ConnectEncode(&buf); err != nil {
+		connect, err := wotkittest.ConnectBytes(fmt.Sprintf("flaky-%d", i), keyID, keyPW)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := nc.Write(buf.Bytes()); err != nil {
+		if _, err := nc.Write(connect); err != nil {
 			t.Fatal(err)
 		}
 		_ = nc.(*net.TCPConn).SetLinger(0) // close with a reset

@@ -12,6 +12,24 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
+// ConnectBytes is an MQTT 3.1.1 CONNECT (clean session, keepalive 0) with
+// the given client id and credentials (none when empty).
+func ConnectBytes(clientID, user, pass string) ([]byte, error) {
+	pk := packets.Packet{
+		FixedHeader:     packets.FixedHeader{Type: packets.Connect},
+		ProtocolVersion: 4,
+		Connect: packets.ConnectParams{
+			ProtocolName: []byte("MQTT"), Clean: true, ClientIdentifier: clientID,
+			UsernameFlag: user != "", Username: []byte(user), PasswordFlag: pass != "", Password: []byte(pass),
+		},
+	}
+	var buf bytes.Buffer
+	if err := pk.ConnectEncode(&buf); err != nil {
+		return nil, fmt.Errorf("encode connect: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
 // RawConnect opens a TCP connection, sends an MQTT 3.1.1 CONNECT (clean
 // session, keepalive 0) and returns the connection with the CONNACK return
 // code. It is the cheapest client there is: for many sessions at once.
@@ -30,21 +48,13 @@ func RawConnectFrom(from, addr, clientID, user, pass string) (net.Conn, byte, er
 	if err != nil {
 		return nil, 0, fmt.Errorf("dial: %w", err)
 	}
-	pk := packets.Packet{
-		FixedHeader:     packets.FixedHeader{Type: packets.Connect},
-		ProtocolVersion: 4,
-		Connect: packets.ConnectParams{
-			ProtocolName: []byte("MQTT"), Clean: true, ClientIdentifier: clientID,
-			UsernameFlag: user != "", Username: []byte(user), PasswordFlag: pass != "", Password: []byte(pass),
-		},
-	}
-	var buf bytes.Buffer
-	if err := pk.ConnectEncode(&buf); err != nil {
+	connect, err := ConnectBytes(clientID, user, pass)
+	if err != nil {
 		_ = nc.Close()
-		return nil, 0, fmt.Errorf("encode connect: %w", err)
+		return nil, 0, err
 	}
 	_ = nc.SetDeadline(time.Now().Add(Timeout))
-	if _, err := nc.Write(buf.Bytes()); err != nil {
+	if _, err := nc.Write(connect); err != nil {
 		_ = nc.Close()
 		return nil, 0, fmt.Errorf("write connect: %w", err)
 	}
