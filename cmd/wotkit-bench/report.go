@@ -46,18 +46,57 @@ func (s *suite) med(metric, broker string) float64 { return median(s.results[met
 // then weighs on both sides of a ratio alike. NaN when either is missing or
 // the baseline is zero.
 func (s *suite) ratio(metric, broker, baseMetric, baseBroker string) float64 {
+	return median(s.pairRatios(metric, broker, baseMetric, baseBroker))
+}
+
+// pairRatios returns the ratios whose median ratio takes, or nil when they
+// cannot be taken.
+func (s *suite) pairRatios(metric, broker, baseMetric, baseBroker string) []float64 {
 	a, b := s.results[metric][broker], s.results[baseMetric][baseBroker]
 	if len(a) == 0 || len(a) != len(b) {
-		return math.NaN()
+		return nil
 	}
 	rs := make([]float64, len(a))
 	for i := range a {
 		if b[i] == 0 {
-			return math.NaN()
+			return nil
 		}
 		rs[i] = a[i] / b[i]
 	}
-	return median(rs)
+	return rs
+}
+
+// medianInterval returns a confidence interval of at least 95% for the
+// median of the distribution vs were drawn from, without assuming its shape:
+// the k-th smallest and k-th largest of vs, for the largest k such that
+// fewer than k of n draws fall below the median with probability at most
+// 2.5% (the binomial distribution of n draws at one half). NaN when n is too
+// small for any k (under 6).
+func medianInterval(vs []float64) (lo, hi float64) {
+	n := len(vs)
+	k, below := 0, 0.0 // below: P(fewer than k+1 of n draws fall below the median)
+	for i := 0; i < n; i++ {
+		below += binomialHalf(n, i)
+		if below > 0.025 {
+			break
+		}
+		k = i + 1
+	}
+	if k == 0 {
+		return math.NaN(), math.NaN()
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	return s[k-1], s[n-k]
+}
+
+// binomialHalf returns the probability that exactly i of n fair coin tosses
+// come up heads.
+func binomialHalf(n, i int) float64 {
+	ln, _ := math.Lgamma(float64(n + 1))
+	li, _ := math.Lgamma(float64(i + 1))
+	lni, _ := math.Lgamma(float64(n - i + 1))
+	return math.Exp(ln - li - lni - float64(n)*math.Ln2)
 }
 
 // verdict formats a goal check.
@@ -149,6 +188,7 @@ func (s *suite) printTable(w io.Writer, took time.Duration) {
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t"+g+"\t")
 	}
 	_ = tw.Flush()
+	s.printIntervals(w)
 	fmt.Fprintf(w, "wotkit and mochi queue %d messages per client (MaximumClientWritesPending)", broker.DefaultMaxPendingWrites)
 	if s.cfg.otherQueue > 0 {
 		fmt.Fprintf(w, "; %s: wotkit serve --max-pending-writes %d", s.otherQueueName(), s.cfg.otherQueue)
@@ -167,6 +207,21 @@ func (s *suite) printTable(w io.Writer, took time.Duration) {
 	}
 	for _, n := range s.notes {
 		fmt.Fprintln(w, "note:", n)
+	}
+}
+
+// printIntervals prints how precisely the run measured the publish ratios
+// to mochi: the median's 95% interval, from its pairs of turns.
+func (s *suite) printIntervals(w io.Writer) {
+	var parts []string
+	for _, m := range []struct{ metric, name string }{{"qos0", "QoS 0"}, {"qos1", "QoS 1"}} {
+		rs := s.pairRatios(m.metric, nameWotkit, m.metric, nameMochi)
+		if lo, hi := medianInterval(rs); !math.IsNaN(lo) {
+			parts = append(parts, fmt.Sprintf("%s %.3f (%.3f-%.3f, %d pairs)", m.name, median(rs), lo, hi, len(rs)))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintln(w, "publish wotkit/mochi, the median of the pairs of turns and its 95% interval:", strings.Join(parts, "; "))
 	}
 }
 

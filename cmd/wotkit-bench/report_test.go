@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +51,46 @@ func TestRunOrder_Rotates(t *testing.T) {
 	}
 	if !slices.Equal(ts, []string{"a", "b", "c"}) {
 		t.Errorf("runOrder changed its input: %v", ts)
+	}
+}
+
+// The interval of a median from n pairs is the k-th smallest to the k-th
+// largest of them, with k from the binomial distribution: for 30 pairs the
+// 10th and the 21st (coverage 95.7%; the 11th and 20th would cover only
+// 90.1%), for 6 the smallest and the largest (96.9%), and for 5 none (even
+// the smallest and the largest cover only 93.8%).
+func TestMedianInterval_OrderStatistics(t *testing.T) {
+	thirty := make([]float64, 30)
+	for i := range thirty {
+		thirty[i] = float64((i*7)%30 + 1) // 1..30, out of order
+	}
+	for _, c := range []struct {
+		vs     []float64
+		lo, hi float64
+	}{
+		{thirty, 10, 21},
+		{[]float64{6, 1, 5, 2, 4, 3}, 1, 6},
+	} {
+		if lo, hi := medianInterval(c.vs); lo != c.lo || hi != c.hi {
+			t.Errorf("medianInterval(%d values) = %v-%v, want %v-%v", len(c.vs), lo, hi, c.lo, c.hi)
+		}
+	}
+	if lo, hi := medianInterval([]float64{1, 2, 3, 4, 5}); !math.IsNaN(lo) || !math.IsNaN(hi) {
+		t.Errorf("medianInterval(5 values) = %v-%v, want none", lo, hi)
+	}
+}
+
+// The table says how precisely the run measured the publish ratios.
+func TestPrintIntervals_PublishRatios(t *testing.T) {
+	wotkit, mochi := make([]float64, 30), make([]float64, 30)
+	for i := range wotkit {
+		wotkit[i], mochi[i] = float64(90+i), 100
+	}
+	s := &suite{results: map[string]map[string][]float64{"qos0": {nameWotkit: wotkit, nameMochi: mochi}}}
+	var b strings.Builder
+	s.printIntervals(&b)
+	want := "publish wotkit/mochi, the median of the pairs of turns and its 95% interval: QoS 0 1.045 (0.990-1.100, 30 pairs)\n"
+	if b.String() != want {
+		t.Errorf("printed %q, want %q", b.String(), want)
 	}
 }
