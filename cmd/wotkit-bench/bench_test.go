@@ -360,31 +360,31 @@ func TestTurns_OneBrokerAtATime(t *testing.T) {
 				runs[i].QoS = qos
 			}
 			res, err := RunTurns(ctx, TurnsConfig{
-				Runs: runs, Warmup: 20 * time.Millisecond, Turn: 30 * time.Millisecond, Turns: 3,
-				Mark: func(i int) {
-					marks[i] = [2][2]int64{counts(0), counts(1)}
-				},
-				// mochi counts a message sent just after writing it, which may
-				// be after the subscriber read it: the turn's counts are read
-				// once the broker's have stood still, as the suite waits for
-				// a broker to be idle.
-				Settle: func(i int, measured bool) error {
-					settled = append(settled, fmt.Sprint(i, measured))
-					for prev := counts(i); ; {
-						time.Sleep(20 * time.Millisecond)
-						if now := counts(i); now == prev {
-							break
-						} else {
-							prev = now
+				Runs: runs, TurnPlan: TurnPlan{Warmup: 20 * time.Millisecond, Turn: 30 * time.Millisecond, Turns: 3,
+					Mark: func(i int) {
+						marks[i] = [2][2]int64{counts(0), counts(1)}
+					},
+					// mochi counts a message sent just after writing it, which may
+					// be after the subscriber read it: the turn's counts are read
+					// once the broker's have stood still, as the suite waits for
+					// a broker to be idle.
+					Settle: func(i int, measured bool) error {
+						settled = append(settled, fmt.Sprint(i, measured))
+						for prev := counts(i); ; {
+							time.Sleep(20 * time.Millisecond)
+							if now := counts(i); now == prev {
+								break
+							} else {
+								prev = now
+							}
 						}
-					}
-					if measured {
-						mine, other := counts(i), counts(1-i)
-						seen = append(seen, turn{run: i, delivered: mine[1] - marks[i][i][1],
-							otherIn: other[0] - marks[i][1-i][0], otherSent: other[1] - marks[i][1-i][1]})
-					}
-					return nil
-				},
+						if measured {
+							mine, other := counts(i), counts(1-i)
+							seen = append(seen, turn{run: i, delivered: mine[1] - marks[i][i][1],
+								otherIn: other[0] - marks[i][1-i][0], otherSent: other[1] - marks[i][1-i][1]})
+						}
+						return nil
+					}},
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -415,5 +415,68 @@ func TestTurns_OneBrokerAtATime(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConnectTurns_OneBrokerAtATime: connect runs against two brokers take
+// turns. While one has its turn the other receives nothing; a turn ends only
+// once every worker's last connect has, so the connects it counts are exactly
+// those its broker took in the turn (a CONNECT and a DISCONNECT each). A
+// refused connect ends the runs with the broker's refusal.
+func TestConnectTurns_OneBrokerAtATime(t *testing.T) {
+	var servers [2]*mqtt.Server
+	runs := make([]ConnectConfig, 2)
+	for i := range servers {
+		m := startTestMochi(t, 0)
+		servers[i] = m.server
+		runs[i] = ConnectConfig{Addr: m.addr.String(), Creds: mochiCreds()[:2], Workers: 4, IDPrefix: fmt.Sprintf("ct%d", i)}
+	}
+	received := func(i int) int64 { return atomic.LoadInt64(&servers[i].Info.PacketsReceived) }
+	type turn struct {
+		run         int
+		took, other int64 // packets received by the run's broker and by the other
+	}
+	var (
+		marks [2][2]int64 // run -> broker -> packets at the turn's start
+		seen  []turn
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	turns, err := RunConnectTurns(ctx, ConnectTurnsConfig{Runs: runs, TurnPlan: TurnPlan{
+		Warmup: 20 * time.Millisecond, Turn: 30 * time.Millisecond, Turns: 3,
+		Mark: func(i int) { marks[i] = [2]int64{received(0), received(1)} },
+		Settle: func(i int, measured bool) error {
+			if measured {
+				seen = append(seen, turn{run: i, took: received(i) - marks[i][i], other: received(1-i) - marks[i][1-i]})
+			}
+			return nil
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 6 || len(turns[0]) != 3 || len(turns[1]) != 3 {
+		t.Fatalf("%d turns settled, %d and %d measured; want 6, 3 and 3", len(seen), len(turns[0]), len(turns[1]))
+	}
+	next := [2]int{}
+	for _, s := range seen {
+		got := turns[s.run][next[s.run]]
+		next[s.run]++
+		if got.Received == 0 || 2*got.Received != s.took {
+			t.Errorf("a turn of run %d counted %d connects; its broker received %d packets", s.run, got.Received, s.took)
+		}
+		if s.other != 0 {
+			t.Errorf("during a turn of run %d the other broker received %d packets", s.run, s.other)
+		}
+	}
+
+	_, addr, creds := startTestWotkit(t)
+	bad := []Cred{{Root: "alice", Username: creds[0].Username, Password: "wkp_wrong"}}
+	_, err = RunConnectTurns(ctx, ConnectTurnsConfig{
+		Runs:     []ConnectConfig{{Addr: addr, Creds: bad, Workers: 1, IDPrefix: "bad"}},
+		TurnPlan: TurnPlan{Warmup: 20 * time.Millisecond, Turn: 30 * time.Millisecond, Turns: 1},
+	})
+	if !errors.Is(err, ErrRefused) {
+		t.Fatalf("a run whose connects are refused returned %v, want the refusal", err)
 	}
 }

@@ -161,10 +161,10 @@ func (s *suite) printTable(w io.Writer, took time.Duration) {
 	cpus, model := cpuInfo()
 	fmt.Fprintf(w, "wotkit-bench suite: median of %d rounds (a ratio: median of the ratios of runs paired in a round); %s; %d CPUs (%s); %s; took %s\n",
 		s.cfg.repeat, pin, cpus, model, runtime.Version(), took.Round(time.Second))
-	fmt.Fprintf(w, "connect, latency: %s measured after %s warm-up, one broker after the other; %d connecting workers\n",
-		s.cfg.duration, s.cfg.warmup, connectWorkers)
-	fmt.Fprintf(w, "publish: %d users x (%d publishers -> %d subscribers), %d-byte payloads; the brokers take turns of %s, %d each a round after a %s warm-up turn; median of the turns\n",
-		benchUsers, pubsPerUser, subsPerUser, payloadSize, s.cfg.turn, s.cfg.turns, s.cfg.warmup)
+	fmt.Fprintf(w, "connect, publish: the brokers take turns of %s, %d each a round after a %s warm-up turn; median of the turns\n",
+		s.cfg.turn, s.cfg.turns, s.cfg.warmup)
+	fmt.Fprintf(w, "connect: %d workers; publish: %d users x (%d publishers -> %d subscribers), %d-byte payloads; latency: %s measured after %s warm-up, one broker after the other\n",
+		connectWorkers, benchUsers, pubsPerUser, subsPerUser, payloadSize, s.cfg.duration, s.cfg.warmup)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := append([]string{"figure"}, s.columns...)
 	header = append(header, "wotkit/mochi")
@@ -210,18 +210,19 @@ func (s *suite) printTable(w io.Writer, took time.Duration) {
 	}
 }
 
-// printIntervals prints how precisely the run measured the publish ratios
-// to mochi: the median's 95% interval, from its pairs of turns.
+// printIntervals prints how precisely the run measured the ratios to mochi
+// of the figures taken in turns: the median's 95% interval, from its pairs
+// of turns.
 func (s *suite) printIntervals(w io.Writer) {
 	var parts []string
-	for _, m := range []struct{ metric, name string }{{"qos0", "QoS 0"}, {"qos1", "QoS 1"}} {
+	for _, m := range []struct{ metric, name string }{{"connect-key", "connect with a key"}, {"qos0", "publish QoS 0"}, {"qos1", "publish QoS 1"}} {
 		rs := s.pairRatios(m.metric, nameWotkit, m.metric, nameMochi)
 		if lo, hi := medianInterval(rs); !math.IsNaN(lo) {
 			parts = append(parts, fmt.Sprintf("%s %.3f (%.3f-%.3f, %d pairs)", m.name, median(rs), lo, hi, len(rs)))
 		}
 	}
 	if len(parts) > 0 {
-		fmt.Fprintln(w, "publish wotkit/mochi, the median of the pairs of turns and its 95% interval:", strings.Join(parts, "; "))
+		fmt.Fprintln(w, "wotkit/mochi, the median of the pairs of turns and its 95% interval:", strings.Join(parts, "; "))
 	}
 }
 

@@ -56,10 +56,10 @@ func suiteCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.IntVar(&cfg.conns, "conns", 10000, "idle connections for the memory figure")
 	fs.IntVar(&cfg.revokeSessions, "revoke-sessions", 1000, "live sessions of the key the revocation deletes")
 	fs.IntVar(&cfg.otherQueue, "compare-queue", 8192, "also run `wotkit serve --max-pending-writes N` for the memory and publish figures (0: skip)")
-	fs.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "load before each measured window (publish: each broker's first turn)")
-	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measured window of the connect and latency scenarios")
-	fs.DurationVar(&cfg.turn, "turn", 400*time.Millisecond, "publish: how long each broker publishes in a turn")
-	fs.IntVar(&cfg.turns, "turns", 10, "publish: measured turns of each broker a round")
+	fs.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "load before each measured window (connect, publish: each broker's first turn)")
+	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measured window of the latency scenario")
+	fs.DurationVar(&cfg.turn, "turn", 400*time.Millisecond, "connect, publish: how long each broker works in a turn")
+	fs.IntVar(&cfg.turns, "turns", 10, "connect, publish: measured turns of each broker a round")
 	fs.Float64Var(&cfg.rate, "rate", 4000, "offered rate of the latency scenario, messages per second in all")
 	fs.StringVar(&cfg.brokerCPUs, "broker-cpus", "auto", "CPUs for the brokers (taskset list; auto: the upper half; empty: no pinning)")
 	fs.StringVar(&cfg.loadCPUs, "load-cpus", "auto", "CPUs for the load (auto: the lower half)")
@@ -438,6 +438,71 @@ func (s *suite) note(format string, args ...any) {
 	s.notes = append(s.notes, line)
 }
 
+// turnCPU accounts, for runs that take turns, the CPU time of each run's
+// broker in its measured turns, and after each until the broker is idle:
+// what a broker does after a turn is part of the turn's cost. Settle follows
+// each turn at once, so the run time awaitQuiet starts from is the run time
+// at the turn's end.
+type turnCPU struct {
+	pids               []int // run i's broker
+	began, used, after []time.Duration
+	err                error // the first failure to read a broker's CPU time
+}
+
+// newTurnCPU accounts the CPU time of the brokers pids, one per run.
+func newTurnCPU(pids []int) *turnCPU {
+	n := len(pids)
+	return &turnCPU{pids: pids, began: make([]time.Duration, n), used: make([]time.Duration, n), after: make([]time.Duration, n)}
+}
+
+// plan returns the suite's turn plan, accounting the CPU time.
+func (c *turnCPU) plan(ctx context.Context, cfg suiteConfig) TurnPlan {
+	return TurnPlan{
+		Warmup: cfg.warmup, Turn: cfg.turn, Turns: cfg.turns,
+		Mark: func(i int) {
+			t, err := runTime(c.pids[i])
+			if err != nil && c.err == nil {
+				c.err = fmt.Errorf("broker CPU time: %w", err)
+			}
+			c.began[i] = t
+		},
+		Settle: func(i int, measured bool) error {
+			ended, quiet, err := awaitQuiet(ctx, c.pids[i])
+			if err != nil {
+				return err
+			}
+			if measured {
+				c.used[i] += ended - c.began[i]
+				c.after[i] += quiet - ended
+			}
+			return nil
+		},
+	}
+}
+
+// share returns run i's broker's CPU time in its turns as a share of one
+// core over elapsed, the turns' length.
+func (c *turnCPU) share(i int, elapsed time.Duration) float64 {
+	return c.used[i].Seconds() / elapsed.Seconds()
+}
+
+// cost returns run i's broker's CPU time in and after its turns per one of
+// the n things the turns counted, in microseconds.
+func (c *turnCPU) cost(i int, n int64) float64 {
+	return (c.used[i] + c.after[i]).Seconds() / float64(max(n, 1)) * 1e6
+}
+
+// turnRates returns the rate of each turn, and what they counted and took in all.
+func turnRates(turns []Turn) (rates []float64, count int64, elapsed time.Duration) {
+	rates = make([]float64, len(turns))
+	for k, t := range turns {
+		rates[k] = t.Rate()
+		count += t.Received
+		elapsed += t.Elapsed
+	}
+	return rates, count, elapsed
+}
+
 // cpuShare returns a function that, called at the end of a window, returns
 // the CPU the broker used since this call, as a share of one core.
 func cpuShare(pid int) func() float64 {
@@ -459,86 +524,76 @@ func (s *suite) scenarios() []scenario {
 	// The other-queue variant is there for memory, and for what its queue
 	// does to messages under load; the other figures would only repeat wotkit's.
 	notOtherQueue := func(t *target) bool { return t.name != s.otherQueueName() }
-	connect := func(metric string, creds func(*target) []Cred) func(context.Context, *target, int) (map[string]float64, error) {
-		return func(ctx context.Context, t *target, round int) (map[string]float64, error) {
-			cpu, self := cpuShare(t.pid), cpuShare(os.Getpid())
-			res, err := RunConnect(ctx, ConnectConfig{
-				Addr: t.addr, Creds: creds(t), Workers: connectWorkers, Duration: cfg.duration,
-				IDPrefix: fmt.Sprintf("c%d%s", round, metric),
-			})
-			if err != nil {
-				return nil, err
-			}
-			share, load := cpu(), self()
-			s.log.Info("connect", "broker", t.name, "metric", metric, "ok", res.OK, "refused", res.Refused, "failed", res.Failed,
-				"rate", int(res.Rate), "broker_cpu", fmt.Sprintf("%.2f", share), "load_cpu", fmt.Sprintf("%.2f", load))
-			if res.Refused+res.Failed > 0 {
-				return nil, fmt.Errorf("%d refused, %d failed; first: %w", res.Refused, res.Failed, res.FirstErr)
-			}
-			cost := share * res.Elapsed.Seconds() / float64(max(res.OK, 1)) * 1e6
-			return map[string]float64{metric: res.Rate, metric + "-cpu": share, metric + "-cost": cost}, nil
+	// connect runs every broker's connects with keys, and wotkit's with
+	// tokens, in turns.
+	connect := func(ctx context.Context, ts []*target, round int) (map[string]map[string][]float64, error) {
+		type run struct {
+			t      *target
+			metric string
 		}
+		var runs []run
+		for _, t := range ts {
+			runs = append(runs, run{t, "connect-key"})
+			if isWotkitServe(t) {
+				runs = append(runs, run{t, "connect-token"})
+			}
+		}
+		cfgs, pids := make([]ConnectConfig, len(runs)), make([]int, len(runs))
+		for i, r := range runs {
+			creds := r.t.keys
+			if r.metric == "connect-token" {
+				creds = r.t.tokens
+			}
+			cfgs[i] = ConnectConfig{Addr: r.t.addr, Creds: creds, Workers: connectWorkers, IDPrefix: fmt.Sprintf("c%d%s", round, r.metric)}
+			pids[i] = r.t.pid
+		}
+		cpu := newTurnCPU(pids)
+		turns, err := RunConnectTurns(ctx, ConnectTurnsConfig{Runs: cfgs, TurnPlan: cpu.plan(ctx, cfg)})
+		if err = errors.Join(err, cpu.err); err != nil {
+			return nil, err
+		}
+		out := map[string]map[string][]float64{}
+		for i, r := range runs {
+			rates, ok, elapsed := turnRates(turns[i])
+			s.log.Info("connect", "broker", r.t.name, "metric", r.metric, "ok", ok, "rate", int(float64(ok)/elapsed.Seconds()),
+				"turn_rates", fmt.Sprintf("%.0f", rates), "broker_cpu", fmt.Sprintf("%.2f", cpu.share(i, elapsed)))
+			if out[r.t.name] == nil {
+				out[r.t.name] = map[string][]float64{}
+			}
+			out[r.t.name][r.metric] = rates
+			out[r.t.name][r.metric+"-cost"] = []float64{cpu.cost(i, ok)}
+		}
+		return out, nil
 	}
 	publish := func(metric string, qos byte) func(context.Context, []*target, int) (map[string]map[string][]float64, error) {
 		return func(ctx context.Context, ts []*target, round int) (map[string]map[string][]float64, error) {
-			runs := make([]PubSubConfig, len(ts))
+			runs, pids := make([]PubSubConfig, len(ts)), make([]int, len(ts))
 			for i, t := range ts {
 				runs[i] = PubSubConfig{
 					Addr: t.addr, Users: t.keys, Publishers: pubsPerUser, Subscribers: subsPerUser, QoS: qos,
 					PayloadSize: payloadSize, IDPrefix: fmt.Sprintf("%s%d", metric, round), Tag: rand.Uint32(),
 				}
+				pids[i] = t.pid
 			}
-			// A broker's CPU time in its turns, and after them until it is
-			// idle: what it does after a turn is part of the turn's cost.
-			// Settle follows each turn at once, so the run time awaitQuiet
-			// starts from is the run time at the turn's end.
-			began, used, after := make([]time.Duration, len(ts)), make([]time.Duration, len(ts)), make([]time.Duration, len(ts))
-			var cpuErr error
-			res, err := RunTurns(ctx, TurnsConfig{
-				Runs: runs, Warmup: cfg.warmup, Turn: cfg.turn, Turns: cfg.turns,
-				Mark: func(i int) {
-					c, err := runTime(ts[i].pid)
-					if err != nil {
-						cpuErr = err
-					}
-					began[i] = c
-				},
-				Settle: func(i int, measured bool) error {
-					ended, quiet, err := awaitQuiet(ctx, ts[i].pid)
-					if err != nil {
-						return err
-					}
-					if measured {
-						used[i] += ended - began[i]
-						after[i] += quiet - ended
-					}
-					return nil
-				},
-			})
-			if err != nil {
+			cpu := newTurnCPU(pids)
+			res, err := RunTurns(ctx, TurnsConfig{Runs: runs, TurnPlan: cpu.plan(ctx, cfg)})
+			if err = errors.Join(err, cpu.err); err != nil {
 				return nil, err
-			}
-			if cpuErr != nil {
-				return nil, fmt.Errorf("broker CPU time: %w", cpuErr)
 			}
 			out := map[string]map[string][]float64{}
 			for i, t := range ts {
 				r := res.Runs[i]
-				rates := make([]float64, len(res.Turns[i]))
-				for k, turn := range res.Turns[i] {
-					rates[k] = turn.Rate()
-				}
-				share := used[i].Seconds() / r.Elapsed.Seconds()
+				rates, _, _ := turnRates(res.Turns[i])
 				s.log.Info("publish", "broker", t.name, "qos", qos, "sent", r.Sent, "received", r.Received, "lost", r.Lost, "foreign", r.Foreign,
-					"rate", int(r.Rate), "turn_rates", fmt.Sprintf("%.0f", rates), "broker_cpu", fmt.Sprintf("%.2f", share),
-					"cpu_after_turns", after[i].Round(time.Millisecond))
+					"rate", int(r.Rate), "turn_rates", fmt.Sprintf("%.0f", rates), "broker_cpu", fmt.Sprintf("%.2f", cpu.share(i, r.Elapsed)),
+					"cpu_after_turns", cpu.after[i].Round(time.Millisecond))
 				if r.Lost > 0 || r.Foreign > 0 {
 					s.note("%s, QoS %d: %d of %d messages lost, %d foreign in one run", t.name, qos, r.Lost, r.Expected, r.Foreign)
 				}
 				out[t.name] = map[string][]float64{
 					metric:           rates,
-					metric + "-cpu":  {share},
-					metric + "-cost": {(used[i] + after[i]).Seconds() / float64(max(r.Measured, 1)) * 1e6},
+					metric + "-cpu":  {cpu.share(i, r.Elapsed)},
+					metric + "-cost": {cpu.cost(i, r.Measured)},
 				}
 			}
 			return out, nil
@@ -559,8 +614,7 @@ func (s *suite) scenarios() []scenario {
 				"per_conn_kb", fmt.Sprintf("%.1f", res.PerConn/1024), "per_conn_reconnect_kb", fmt.Sprintf("%.1f", res.PerConnReconnect/1024))
 			return map[string]float64{"mem": res.PerConn / 1024, "mem-reconnect": res.PerConnReconnect / 1024}, nil
 		}},
-		{name: "connect with a key", timed: true, applies: notOtherQueue, run: connect("connect-key", func(t *target) []Cred { return t.keys })},
-		{name: "connect with a token", timed: true, applies: isWotkitServe, run: connect("connect-token", func(t *target) []Cred { return t.tokens })},
+		{name: "connect", timed: true, applies: notOtherQueue, turns: connect},
 		{name: "publish QoS 0", timed: true, turns: publish("qos0", 0)},
 		{name: "publish QoS 1", timed: true, turns: publish("qos1", 1)},
 		{name: "latency", timed: true, applies: notOtherQueue, run: func(ctx context.Context, t *target, round int) (map[string]float64, error) {

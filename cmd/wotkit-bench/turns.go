@@ -9,25 +9,88 @@ import (
 	"time"
 )
 
-// TurnsConfig describes publish runs against several brokers that take
-// turns: every run connects at once, but only one publishes at a time, for
-// Turn, and the next starts only when everything the last one sent has
-// arrived. A slow stretch of a shared machine, which lasts seconds, then
-// falls on every broker's turns alike instead of on one broker's run.
-type TurnsConfig struct {
-	// Runs are the publish runs, one per broker; their Warmup, Duration,
-	// Messages, Rate and Mark are not used.
-	Runs   []PubSubConfig
+// TurnPlan says how runs against several brokers take turns: every run is
+// ready at once, but only one works at a time, for Turn, and the next starts
+// only when all that the last one started has finished. A slow stretch of a
+// shared machine, which lasts seconds, then falls on every broker's turns
+// alike instead of on one broker's run.
+type TurnPlan struct {
 	Warmup time.Duration // one unmeasured turn of each run, first
-	Turn   time.Duration // how long a run publishes in one turn
+	Turn   time.Duration // how long a run works in one turn
 	Turns  int           // measured turns of each run
 	// Mark, when set, is called as a measured turn of run i starts.
 	Mark func(run int)
 	// Settle, when set, is called after every turn of run i, warm-up turns
-	// included, as soon as the turn has drained and before the next turn
+	// included, as soon as the turn has finished and before the next turn
 	// starts: it may wait until run i's broker has finished what it does after
 	// a turn. An error ends the runs.
 	Settle func(run int, measured bool) error
+}
+
+// valid reports whether the plan can be run for n runs.
+func (p TurnPlan) valid(n int) bool { return n > 0 && p.Turn > 0 && p.Turns > 0 && p.Warmup >= 0 }
+
+// limit bounds runs that take turns by this plan, each of whose turns may
+// take drain beyond its length to finish.
+func (p TurnPlan) limit(n int, drain time.Duration) time.Duration {
+	return 30*time.Second + time.Duration(n*(p.Turns+1))*(p.Turn+p.Warmup+drain)
+}
+
+// turnTaker is a run that works only in its turns.
+type turnTaker interface {
+	// turn lets the run work for d, then waits until all it started has finished.
+	turn(ctx context.Context, d time.Duration) (Turn, error)
+}
+
+// take runs the warm-up turns, then the measured ones, and returns the
+// measured turns of each run. The k-th turns of all runs form a cycle; each
+// cycle starts one run later than the one before.
+func (p TurnPlan) take(ctx context.Context, runs []turnTaker) ([][]Turn, error) {
+	settle := func(i int, measured bool) error {
+		if p.Settle == nil {
+			return nil
+		}
+		return p.Settle(i, measured)
+	}
+	for i, r := range runs {
+		if _, err := r.turn(ctx, p.Warmup); err != nil {
+			return nil, fmt.Errorf("warm-up turn of run %d: %w", i, err)
+		}
+		if err := settle(i, false); err != nil {
+			return nil, fmt.Errorf("after the warm-up turn of run %d: %w", i, err)
+		}
+	}
+	order := make([]int, len(runs))
+	for i := range order {
+		order[i] = i
+	}
+	turns := make([][]Turn, len(runs))
+	for k := range p.Turns {
+		for _, i := range runOrder(order, k) {
+			if p.Mark != nil {
+				p.Mark(i)
+			}
+			t, err := runs[i].turn(ctx, p.Turn)
+			if err != nil {
+				return nil, fmt.Errorf("turn %d of run %d: %w", k+1, i, err)
+			}
+			if err := settle(i, true); err != nil {
+				return nil, fmt.Errorf("after turn %d of run %d: %w", k+1, i, err)
+			}
+			turns[i] = append(turns[i], t)
+		}
+	}
+	return turns, nil
+}
+
+// TurnsConfig describes publish runs against several brokers that take
+// turns (TurnPlan); a publish turn finishes when everything sent in it has
+// arrived.
+type TurnsConfig struct {
+	// Runs are the publish runs, one per broker; their Warmup, Duration,
+	// Messages, Rate and Mark are not used.
+	Runs []PubSubConfig
+	TurnPlan
 }
 
 // TurnsResult is one result per run: Measured and Elapsed add up its
@@ -37,24 +100,25 @@ type TurnsResult struct {
 	Turns [][]Turn // Turns[i][k]: the k-th measured turn of run i
 }
 
-// Turn is one measured turn: the messages received from the gate's opening
-// until everything sent in the turn had arrived, and how long that took.
+// Turn is one measured turn: what the run counted from the gate's opening
+// until all it started in the turn had finished (messages received, or
+// connections accepted), and how long that took.
 type Turn struct {
 	Received int64
 	Elapsed  time.Duration
 }
 
-// Rate is the turn's messages received per second.
+// Rate is the turn's count per second.
 func (t Turn) Rate() float64 { return float64(t.Received) / t.Elapsed.Seconds() }
 
-// RunTurns runs the publish runs of cfg in turns. The k-th turns of all runs
-// form a cycle; each cycle starts one run later than the one before.
+// RunTurns runs the publish runs of cfg in turns.
 func RunTurns(ctx context.Context, cfg TurnsConfig) (TurnsResult, error) {
-	if len(cfg.Runs) == 0 || cfg.Turn <= 0 || cfg.Turns <= 0 || cfg.Warmup < 0 {
+	if !cfg.valid(len(cfg.Runs)) {
 		return TurnsResult{}, errors.New("turns: need runs, a turn length and a number of turns")
 	}
 	runs := make([]*pubSubRun, len(cfg.Runs))
-	limit := 30 * time.Second
+	takers := make([]turnTaker, len(cfg.Runs))
+	var drain time.Duration
 	ctx, abort := context.WithCancel(ctx)
 	defer abort()
 	for i, c := range cfg.Runs {
@@ -62,10 +126,11 @@ func RunTurns(ctx context.Context, cfg TurnsConfig) (TurnsResult, error) {
 		if err := c.defaults(); err != nil {
 			return TurnsResult{}, err
 		}
-		limit += time.Duration(cfg.Turns+1) * (cfg.Turn + cfg.Warmup + c.Drain)
+		drain = max(drain, c.Drain)
 		runs[i] = &pubSubRun{cfg: c, base: time.Now(), abort: abort, gate: newGate()}
+		takers[i] = runs[i]
 	}
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	ctx, cancel := context.WithTimeout(ctx, cfg.limit(len(runs), drain))
 	defer cancel()
 	defer func() {
 		for _, r := range runs {
@@ -84,43 +149,16 @@ func RunTurns(ctx context.Context, cfg TurnsConfig) (TurnsResult, error) {
 		defer stops[i]()
 	}
 
-	res := TurnsResult{Runs: make([]PubSubResult, len(runs)), Turns: make([][]Turn, len(runs))}
-	settle := func(i int, measured bool) error {
-		if cfg.Settle == nil {
-			return nil
-		}
-		return cfg.Settle(i, measured)
+	turns, err := cfg.take(ctx, takers)
+	if err != nil {
+		return TurnsResult{}, err
 	}
+	res := TurnsResult{Runs: make([]PubSubResult, len(runs)), Turns: turns}
 	for i, r := range runs {
-		if _, err := r.turn(ctx, cfg.Warmup); err != nil {
-			return res, fmt.Errorf("warm-up turn of run %d: %w", i, err)
-		}
-		if err := settle(i, false); err != nil {
-			return res, fmt.Errorf("after the warm-up turn of run %d: %w", i, err)
-		}
-	}
-	order := make([]int, len(runs))
-	for i := range order {
-		order[i] = i
-	}
-	for k := range cfg.Turns {
-		for _, i := range runOrder(order, k) {
-			if cfg.Mark != nil {
-				cfg.Mark(i)
-			}
-			t, err := runs[i].turn(ctx, cfg.Turn)
-			if err != nil {
-				return res, fmt.Errorf("turn %d of run %d: %w", k+1, i, err)
-			}
-			if err := settle(i, true); err != nil {
-				return res, fmt.Errorf("after turn %d of run %d: %w", k+1, i, err)
-			}
-			res.Turns[i] = append(res.Turns[i], t)
+		for _, t := range turns[i] {
 			res.Runs[i].Measured += t.Received
 			res.Runs[i].Elapsed += t.Elapsed
 		}
-	}
-	for i, r := range runs {
 		if err := stops[i](); err != nil {
 			return res, r.errOr(err)
 		}
@@ -181,9 +219,9 @@ func (g *gate) set(open bool) {
 	}
 }
 
-// await returns at once while the gate is open. Otherwise it flushes w, so
-// that what was written before the gate shut is on its way, and waits until
-// the gate opens or ctx ends.
+// await returns at once while the gate is open. Otherwise it flushes w (if
+// any), so that what was written before the gate shut is on its way, and
+// waits until the gate opens or ctx ends.
 func (g *gate) await(ctx context.Context, w *bufio.Writer) error {
 	ch := *g.ch.Load()
 	select {
@@ -191,8 +229,10 @@ func (g *gate) await(ctx context.Context, w *bufio.Writer) error {
 		return nil
 	default:
 	}
-	if err := w.Flush(); err != nil {
-		return err
+	if w != nil {
+		if err := w.Flush(); err != nil {
+			return err
+		}
 	}
 	g.waiting.Add(1)
 	defer g.waiting.Add(-1)
