@@ -222,7 +222,7 @@ func (s *suite) printIntervals(w io.Writer) {
 		}
 	}
 	if len(parts) > 0 {
-		fmt.Fprintln(w, "wotkit/mochi, the median of the pairs of turns and its 95% interval:", strings.Join(parts, "; "))
+		fmt.Fprintln(w, "wotkit/mochi, the median of the pairs of turns and its 95% interval over this run's turns:", strings.Join(parts, "; "))
 	}
 }
 

@@ -94,7 +94,7 @@ func TestPrintIntervals_RatiosTakenInTurns(t *testing.T) {
 	}}
 	var b strings.Builder
 	s.printIntervals(&b)
-	want := "wotkit/mochi, the median of the pairs of turns and its 95% interval: " +
+	want := "wotkit/mochi, the median of the pairs of turns and its 95% interval over this run's turns: " +
 		"connect with a key 0.925 (0.900-0.950, 6 pairs); publish QoS 0 1.045 (0.990-1.100, 30 pairs)\n"
 	if b.String() != want {
 		t.Errorf("printed %q, want %q", b.String(), want)
