@@ -161,8 +161,8 @@ func (s *suite) printTable(w io.Writer, took time.Duration) {
 	cpus, model := cpuInfo()
 	fmt.Fprintf(w, "wotkit-bench suite: median of %d rounds (a ratio: median of the ratios of runs paired in a round); %s; %d CPUs (%s); %s; took %s\n",
 		s.cfg.repeat, pin, cpus, model, runtime.Version(), took.Round(time.Second))
-	fmt.Fprintf(w, "connect, publish: the brokers take turns of %s, %d each a round after a %s warm-up turn; median of the turns\n",
-		s.cfg.turn, s.cfg.turns, s.cfg.warmup)
+	fmt.Fprintf(w, "connect, publish: the brokers take turns (connect %s, publish %s), %d each a round after a %s warm-up turn; median of the turns\n",
+		s.cfg.connectTurn, s.cfg.turn, s.cfg.turns, s.cfg.warmup)
 	fmt.Fprintf(w, "connect: %d workers; publish: %d users x (%d publishers -> %d subscribers), %d-byte payloads; latency: %s measured after %s warm-up, one broker after the other\n",
 		connectWorkers, benchUsers, pubsPerUser, subsPerUser, payloadSize, s.cfg.duration, s.cfg.warmup)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

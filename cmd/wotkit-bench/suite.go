@@ -28,7 +28,8 @@ type suiteConfig struct {
 	otherQueue     int
 	warmup         time.Duration
 	duration       time.Duration
-	turn           time.Duration
+	turn           time.Duration // a publish turn
+	connectTurn    time.Duration
 	turns          int
 	rate           float64
 	brokerCPUs     string
@@ -58,7 +59,8 @@ func suiteCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.IntVar(&cfg.otherQueue, "compare-queue", 8192, "also run `wotkit serve --max-pending-writes N` for the memory and publish figures (0: skip)")
 	fs.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "load before each measured window (connect, publish: each broker's first turn)")
 	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measured window of the latency scenario")
-	fs.DurationVar(&cfg.turn, "turn", 400*time.Millisecond, "connect, publish: how long each broker works in a turn")
+	fs.DurationVar(&cfg.turn, "turn", 400*time.Millisecond, "publish: how long each broker publishes in a turn")
+	fs.DurationVar(&cfg.connectTurn, "connect-turn", 200*time.Millisecond, "connect: how long each broker takes connects in a turn")
 	fs.IntVar(&cfg.turns, "turns", 10, "connect, publish: measured turns of each broker a round")
 	fs.Float64Var(&cfg.rate, "rate", 4000, "offered rate of the latency scenario, messages per second in all")
 	fs.StringVar(&cfg.brokerCPUs, "broker-cpus", "auto", "CPUs for the brokers (taskset list; auto: the upper half; empty: no pinning)")
@@ -67,7 +69,7 @@ func suiteCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || cfg.repeat < 1 || cfg.repeat > 20 || cfg.conns < 1 || cfg.revokeSessions < 1 || cfg.turn <= 0 || cfg.turns < 1 {
+	if fs.NArg() > 0 || cfg.repeat < 1 || cfg.repeat > 20 || cfg.conns < 1 || cfg.revokeSessions < 1 || cfg.turn <= 0 || cfg.connectTurn <= 0 || cfg.turns < 1 {
 		return errors.New("suite: bad arguments; see wotkit-bench suite -h")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -455,10 +457,11 @@ func newTurnCPU(pids []int) *turnCPU {
 	return &turnCPU{pids: pids, began: make([]time.Duration, n), used: make([]time.Duration, n), after: make([]time.Duration, n)}
 }
 
-// plan returns the suite's turn plan, accounting the CPU time.
-func (c *turnCPU) plan(ctx context.Context, cfg suiteConfig) TurnPlan {
+// plan returns the suite's turn plan with turns of length turn, accounting
+// the CPU time.
+func (c *turnCPU) plan(ctx context.Context, cfg suiteConfig, turn time.Duration) TurnPlan {
 	return TurnPlan{
-		Warmup: cfg.warmup, Turn: cfg.turn, Turns: cfg.turns,
+		Warmup: cfg.warmup, Turn: turn, Turns: cfg.turns,
 		Mark: func(i int) {
 			t, err := runTime(c.pids[i])
 			if err != nil && c.err == nil {
@@ -548,7 +551,7 @@ func (s *suite) scenarios() []scenario {
 			pids[i] = r.t.pid
 		}
 		cpu := newTurnCPU(pids)
-		turns, err := RunConnectTurns(ctx, ConnectTurnsConfig{Runs: cfgs, TurnPlan: cpu.plan(ctx, cfg)})
+		turns, err := RunConnectTurns(ctx, ConnectTurnsConfig{Runs: cfgs, TurnPlan: cpu.plan(ctx, cfg, cfg.connectTurn)})
 		if err = errors.Join(err, cpu.err); err != nil {
 			return nil, err
 		}
@@ -576,7 +579,7 @@ func (s *suite) scenarios() []scenario {
 				pids[i] = t.pid
 			}
 			cpu := newTurnCPU(pids)
-			res, err := RunTurns(ctx, TurnsConfig{Runs: runs, TurnPlan: cpu.plan(ctx, cfg)})
+			res, err := RunTurns(ctx, TurnsConfig{Runs: runs, TurnPlan: cpu.plan(ctx, cfg, cfg.turn)})
 			if err = errors.Join(err, cpu.err); err != nil {
 				return nil, err
 			}
