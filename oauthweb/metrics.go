@@ -1,11 +1,16 @@
 package oauthweb
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wotkit/wotkit/storage"
 )
 
 // healthz answers liveness probes.
@@ -15,32 +20,57 @@ func healthz(c echo.Context) error {
 
 // metrics serves the Prometheus metrics to a client on this machine
 // (loopback), to an admin signed in to the portal, or to HTTP Basic with an
-// admin's name and password; anyone else gets 403 (401 asks for Basic).
+// admin's name and password. Without credentials, or with wrong ones, the
+// answer is 401 (which asks for Basic); while failed attempts are throttled,
+// 429; to anyone else signed in, 403.
 func (p *Portal) metrics(c echo.Context) error {
-	if !p.mayReadMetrics(c) {
-		if _, _, ok := c.Request().BasicAuth(); !ok && sessionOf(c) == nil {
-			c.Response().Header().Set("WWW-Authenticate", `Basic realm="wotkit metrics"`)
-			return c.String(http.StatusUnauthorized, "metrics are for admins: use HTTP Basic with an admin account\n")
-		}
-		return c.String(http.StatusForbidden, "metrics are for admins\n")
+	status, wait, err := p.metricsAccess(c)
+	if err != nil {
+		return err
 	}
-	promhttp.HandlerFor(p.cfg.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP(c.Response(), c.Request())
-	return nil
+	switch status {
+	case http.StatusOK:
+		promhttp.HandlerFor(p.cfg.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP(c.Response(), c.Request())
+		return nil
+	case http.StatusUnauthorized:
+		c.Response().Header().Set("WWW-Authenticate", `Basic realm="wotkit metrics"`)
+		return c.String(status, "metrics are for admins: use HTTP Basic with an admin account\n")
+	case http.StatusTooManyRequests:
+		c.Response().Header().Set("Retry-After", retryAfter(wait))
+		return c.String(status, "too many failed logins; try again later\n")
+	default:
+		return c.String(status, "metrics are for admins\n")
+	}
 }
 
-func (p *Portal) mayReadMetrics(c echo.Context) bool {
+// metricsAccess returns the status metrics answers c with (200 to serve
+// them) and, for 429, how long to wait; an error when the store fails.
+func (p *Portal) metricsAccess(c echo.Context) (int, time.Duration, error) {
 	if host, _, err := net.SplitHostPort(c.Request().RemoteAddr); err == nil {
 		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-			return true
+			return http.StatusOK, 0, nil
 		}
 	}
 	if s := sessionOf(c); s != nil {
-		return s.user.Admin
+		if s.user.Admin {
+			return http.StatusOK, 0, nil
+		}
+		return http.StatusForbidden, 0, nil
 	}
 	name, pw, ok := c.Request().BasicAuth()
 	if !ok {
-		return false
+		return http.StatusUnauthorized, 0, nil
 	}
 	u, wait, err := p.checkPassword(name, pw, c.RealIP())
-	return wait == 0 && err == nil && u.Admin
+	switch {
+	case wait > 0:
+		return http.StatusTooManyRequests, wait, nil
+	case errors.Is(err, storage.ErrBadCredentials):
+		return http.StatusUnauthorized, 0, nil
+	case err != nil:
+		return 0, 0, fmt.Errorf("metrics: check password: %w", err)
+	case !u.Admin:
+		return http.StatusForbidden, 0, nil
+	}
+	return http.StatusOK, 0, nil
 }

@@ -37,12 +37,16 @@ func TestMetrics_AdminsAndLoopbackOnly(t *testing.T) {
 		{"remote anonymous", "192.0.2.10:5000", "", "", http.StatusUnauthorized},
 		{"remote admin", "192.0.2.10:5000", "root", "root password", http.StatusOK},
 		{"remote user", "192.0.2.10:5000", "alice", "alice password", http.StatusForbidden},
-		{"remote wrong password", "192.0.2.10:5000", "root", "nope", http.StatusForbidden},
+		{"remote wrong password", "192.0.2.10:5000", "root", "nope", http.StatusUnauthorized},
+		{"remote unknown name", "192.0.2.10:5000", "nobody", "nope", http.StatusUnauthorized},
 	}
 	for _, c := range cases {
 		rec := get(c.remote, c.user, c.pw)
 		if rec.Code != c.want {
 			t.Errorf("%s: %d, want %d", c.name, rec.Code, c.want)
+		}
+		if challenge := rec.Header().Get("WWW-Authenticate"); (c.want == http.StatusUnauthorized) != (challenge != "") {
+			t.Errorf("%s: %d with WWW-Authenticate %q; a 401, and only a 401, asks for Basic", c.name, rec.Code, challenge)
 		}
 		if c.want == http.StatusOK && !strings.Contains(rec.Body.String(), "go_goroutines") {
 			t.Errorf("%s: no metrics in the answer", c.name)
@@ -53,5 +57,30 @@ func TestMetrics_AdminsAndLoopbackOnly(t *testing.T) {
 	env.portal.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		t.Errorf("/healthz: %d", rec.Code)
+	}
+}
+
+// Wrong admin passwords to /metrics count as failed logins: after five, even
+// the right one waits (429, Retry-After), as on the login page.
+func TestMetrics_WrongPasswordsThrottled(t *testing.T) {
+	env := newTestEnv(t, func(c *Config) { c.Metrics = metrics.New() })
+	if _, err := env.store.CreateUser(storage.NewUser{Name: "root", Password: "root password", Admin: true}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(pw string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.RemoteAddr = "192.0.2.10:5000"
+		req.SetBasicAuth("root", pw)
+		rec := httptest.NewRecorder()
+		env.portal.ServeHTTP(rec, req)
+		return rec
+	}
+	for i := 1; i <= 5; i++ {
+		if rec := get("guess"); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d, want 401", i, rec.Code)
+		}
+	}
+	if rec := get("root password"); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("6th, right password: %d, Retry-After %q; want 429 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }
