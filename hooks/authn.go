@@ -236,10 +236,40 @@ func (a *Authn) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
 	return g != nil && !g.Revoked()
 }
 
-// OnSessionEstablish forgets the session this client takes over, if any.
+// endingSessionWait bounds how long a CONNECT waits for the end of a session
+// of the same client id (see OnSessionEstablish).
+const endingSessionWait = 2 * time.Second
+
+// OnSessionEstablish lets a session of the same client id that ends with its
+// connection end first, then forgets the session this client takes over, if
+// any.
+//
+// mochi v2.7.9 ends such a session after its connection has gone by client
+// id, not by client: it removes the subscriptions filed under the id, then
+// the id's entry in its client table. A new connection with the id (a device
+// reconnecting at once) whose session was established in between lost its
+// subscriptions or its table entry, and with them every message, without a
+// word. mochi looks for the old session right after this hook, and the new
+// client subscribes only after its CONNACK, so the new session waits here
+// until the old one has gone (a live one is disconnected first, as mochi's
+// takeover would). A session that does not end with its connection is
+// inherited as before: mochi's end of it removes nothing.
 func (a *Authn) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
-	if old, ok := a.sessions.server.Clients.Get(cl.ID); ok && old != cl {
-		a.sessions.forget(old)
+	server := a.sessions.server
+	deadline := time.Now().Add(endingSessionWait)
+	for {
+		old, ok := server.Clients.Get(cl.ID)
+		if !ok || old == cl {
+			return
+		}
+		if !cleanSession(old) || !time.Now().Before(deadline) {
+			a.sessions.forget(old)
+			return
+		}
+		if !old.Closed() {
+			_ = server.DisconnectClient(old, packets.ErrSessionTakenOver) // returns the code it sent
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -1,10 +1,14 @@
 package hooks_test
 
 import (
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/wotkit/wotkit/internal/wotkittest"
 	"github.com/wotkit/wotkit/storage"
@@ -51,4 +55,77 @@ func TestConnectionsGauge_CountsLiveConnections(t *testing.T) {
 		}
 		w.waitMetric(t, 1, connections, "credential", "key")
 	})
+}
+
+// A device that reconnects with its client id while the clean session of its
+// old connection is still being ended keeps its new session. mochi v2.7.9
+// ends the old session by client id after the connection has gone: held up
+// here in its last hook (as a busy server may hold it), it then removed the
+// new session from its client table, and the new subscriber received nothing.
+func TestSessions_ReconnectWhileOldSessionEnds(t *testing.T) {
+	w := newWorld(t)
+	hold := &holdEnd{id: "device", reached: make(chan struct{}), release: make(chan struct{}), returned: make(chan struct{})}
+	if err := w.broker.Server().AddHook(hold, nil); err != nil {
+		t.Fatal(err)
+	}
+	old, code, err := wotkittest.RawConnect(w.addr, "device", w.alice, w.alicePW)
+	if err != nil || code != 0 {
+		t.Fatalf("connect: code %d %v", code, err)
+	}
+	if rc, err := wotkittest.RawSubscribe(old, "alice/#"); err != nil || rc != 0 {
+		t.Fatalf("subscribe: %d %v", rc, err)
+	}
+	_ = old.(*net.TCPConn).SetLinger(0) // the connection drops
+	_ = old.Close()
+	select {
+	case <-hold.reached:
+	case <-time.After(wotkittest.Timeout):
+		t.Fatal("the old session's end never reached mochi's last hook")
+	}
+	time.AfterFunc(300*time.Millisecond, func() { close(hold.release) })
+
+	nc, code, err := wotkittest.RawConnect(w.addr, "device", w.alice, w.alicePW)
+	if err != nil || code != 0 {
+		t.Fatalf("reconnect: code %d %v", code, err)
+	}
+	defer nc.Close()
+	if rc, err := wotkittest.RawSubscribe(nc, "alice/#"); err != nil || rc != 0 {
+		t.Fatalf("subscribe again: %d %v", rc, err)
+	}
+	<-hold.returned
+	time.Sleep(200 * time.Millisecond) // mochi removes the old session's entry right after the hook
+	pub, code, err := wotkittest.RawConnect(w.addr, "publisher", w.alice, w.alicePW)
+	if err != nil || code != 0 {
+		t.Fatalf("publisher: code %d %v", code, err)
+	}
+	defer pub.Close()
+	if _, err := pub.Write(wotkittest.PublishBytes("alice/weather/data", []byte(`{"value":1}`))); err != nil {
+		t.Fatal(err)
+	}
+	if got := wotkittest.CountPublishes(nc, 1, wotkittest.Timeout, nil); got != 1 {
+		t.Fatal("the reconnected device received nothing once its old session had ended")
+	}
+}
+
+// holdEnd holds up, until release, the end of the first closed session of
+// client id in mochi's last hook before mochi removes the id from its table.
+type holdEnd struct {
+	mqtt.HookBase
+	id                         string
+	held                       atomic.Bool
+	reached, release, returned chan struct{}
+}
+
+func (h *holdEnd) ID() string           { return "hold-end" }
+func (h *holdEnd) Provides(b byte) bool { return b == mqtt.OnUnsubscribed }
+
+func (h *holdEnd) OnUnsubscribed(cl *mqtt.Client, _ packets.Packet) {
+	if cl.ID != h.id || !cl.Closed() {
+		return
+	}
+	if h.held.CompareAndSwap(false, true) { // once; later calls pass
+		close(h.reached)
+		<-h.release
+		close(h.returned)
+	}
 }
