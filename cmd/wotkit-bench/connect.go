@@ -54,11 +54,11 @@ func (c *connector) connect(ctx context.Context, w, n int) {
 		mc.disconnect()
 	case c.finished():
 	case errors.Is(err, ErrRefused):
+		c.errOnce.Do(func() { c.res.FirstErr = err }) // before the count, which readers check first
 		atomic.AddInt64(&c.res.Refused, 1)
-		c.errOnce.Do(func() { c.res.FirstErr = err })
 	default:
-		atomic.AddInt64(&c.res.Failed, 1)
 		c.errOnce.Do(func() { c.res.FirstErr = err })
+		atomic.AddInt64(&c.res.Failed, 1)
 	}
 }
 
@@ -127,12 +127,16 @@ func RunConnectTurns(ctx context.Context, cfg ConnectTurnsConfig) ([][]Turn, err
 		if rc.Workers <= 0 || len(rc.Creds) == 0 {
 			return nil, fmt.Errorf("connect turns: run %d needs workers and credentials", i)
 		}
-		r := &connectRun{workers: int32(rc.Workers), gate: newGate()}
+		r := &connectRun{gate: newGate()}
 		r.connector = connector{cfg: rc, res: &r.res, finished: func() bool { return stop.Err() != nil }}
 		for w := range rc.Workers {
 			wg.Go(func() {
-				for n := 0; r.gate.await(stop, nil) == nil && stop.Err() == nil; n++ {
+				for n := 0; ; n++ {
+					if open, _ := r.gate.enter(stop, nil); !open { // no writer: no error
+						return
+					}
 					r.connect(stop, w, n)
+					r.gate.leave()
 				}
 			})
 		}
@@ -145,19 +149,18 @@ func RunConnectTurns(ctx context.Context, cfg ConnectTurnsConfig) ([][]Turn, err
 // its gate is open.
 type connectRun struct {
 	connector
-	res     ConnectResult
-	workers int32
-	gate    *gate
+	res  ConnectResult
+	gate *gate
 }
 
-// turn opens the gate for d, shuts it, and waits until every worker waits
-// at it again, its last connect finished.
+// turn opens the gate for d, shuts it, and waits until every connect begun
+// in the turn has finished.
 func (r *connectRun) turn(ctx context.Context, d time.Duration) (Turn, error) {
 	ok0, t0 := atomic.LoadInt64(&r.res.OK), time.Now()
 	r.gate.set(true)
 	slept := sleepCtx(ctx, d)
 	r.gate.set(false)
-	for slept && r.gate.waiting.Load() < r.workers {
+	for slept && !r.gate.idle() {
 		slept = sleepCtx(ctx, 100*time.Microsecond)
 	}
 	elapsed := time.Since(t0)

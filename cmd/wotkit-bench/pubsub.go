@@ -398,11 +398,18 @@ func (r *pubSubRun) publish(ctx context.Context, p *publisher) error {
 			}
 		}
 		if r.gate != nil {
-			if err := r.gate.await(ctx, w); err != nil {
+			open, err := r.gate.enter(ctx, w)
+			if err != nil {
 				return fmt.Errorf("publisher %d: %w", p.idx, err)
+			}
+			if !open {
+				break
 			}
 		}
 		if ctx.Err() != nil {
+			if r.gate != nil {
+				r.gate.leave()
+			}
 			break
 		}
 		if interval > 0 {
@@ -415,10 +422,16 @@ func (r *pubSubRun) publish(ctx context.Context, p *publisher) error {
 			}
 		}
 		p.conn.buf = appendPublish(p.conn.buf[:0], p.topic, cfg.QoS, id, payload)
-		if _, err := w.Write(p.conn.buf); err != nil {
+		_, err := w.Write(p.conn.buf)
+		if err == nil {
+			p.sent.Add(1) // before leaving the gate: a turn waits for what was sent
+		}
+		if r.gate != nil {
+			r.gate.leave()
+		}
+		if err != nil {
 			return fmt.Errorf("publisher %d: %w", p.idx, err)
 		}
-		p.sent.Add(1)
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("publisher %d: %w", p.idx, err)

@@ -41,8 +41,8 @@ func median(vs []float64) float64 {
 func (s *suite) med(metric, broker string) float64 { return median(s.results[metric][broker]) }
 
 // ratio returns the median of the ratios of one figure to another, each
-// taken from a pair of runs made in the same round (for publish, the same
-// cycle of turns): a stretch in which the machine was busy with other work
+// taken from a pair of runs made in the same round (for connect and publish,
+// the same cycle of turns): a stretch in which the machine was busy with other work
 // then weighs on both sides of a ratio alike. NaN when either is missing or
 // the baseline is zero.
 func (s *suite) ratio(metric, broker, baseMetric, baseBroker string) float64 {

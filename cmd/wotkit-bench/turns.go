@@ -179,20 +179,25 @@ func (r *pubSubRun) turn(ctx context.Context, d time.Duration) (Turn, error) {
 	if !ok {
 		return Turn{}, r.errOr(ctx.Err())
 	}
-	settled := func() bool { return r.gate.waiting.Load() >= int32(len(r.pubs)) && r.caughtUp() }
+	settled := func() bool { return r.gate.idle() && r.caughtUp() }
 	if !r.drain(ctx, settled) {
+		sent, acked := r.counts()
+		state := fmt.Sprintf("%d publishers at work, %d sent, %d of %d received, %d acknowledged",
+			r.gate.busy.Load(), sent, r.received.Load(), sent*int64(r.cfg.Subscribers), acked)
 		if err := ctx.Err(); err != nil {
-			return Turn{}, r.errOr(err)
+			return Turn{}, r.errOr(fmt.Errorf("turn not over (%s): %w", state, err))
 		}
-		return Turn{}, r.errOr(fmt.Errorf("messages still in flight %s after the turn", r.cfg.Drain))
+		return Turn{}, r.errOr(fmt.Errorf("messages still in flight %s after the turn (%s)", r.cfg.Drain, state))
 	}
 	return Turn{Received: r.received.Load() - r0, Elapsed: time.Since(t0)}, nil
 }
 
-// gate lets a run's publishers publish only while it is open.
+// gate lets a run's workers (publishers, connecting clients) work only while
+// it is open, and tells when none is at work: a worker passes it with enter
+// and is at work until it calls leave.
 type gate struct {
-	ch      atomic.Pointer[chan struct{}] // closed while the gate is open
-	waiting atomic.Int32                  // publishers waiting for it to open
+	ch   atomic.Pointer[chan struct{}] // closed while the gate is open
+	busy atomic.Int32                  // workers past the gate, not yet left
 }
 
 // newGate returns a shut gate.
@@ -203,7 +208,9 @@ func newGate() *gate {
 	return g
 }
 
-// set opens or shuts the gate. One goroutine at a time may call it.
+// set opens or shuts the gate. One goroutine at a time may call it. Once it
+// has shut the gate, no worker passes until it opens again, and idle reports
+// whether one that passed before is still at work.
 func (g *gate) set(open bool) {
 	ch := *g.ch.Load()
 	select {
@@ -219,26 +226,39 @@ func (g *gate) set(open bool) {
 	}
 }
 
-// await returns at once while the gate is open. Otherwise it flushes w (if
+// enter passes the gate: at once while it is open; otherwise it flushes w (if
 // any), so that what was written before the gate shut is on its way, and
-// waits until the gate opens or ctx ends.
-func (g *gate) await(ctx context.Context, w *bufio.Writer) error {
-	ch := *g.ch.Load()
-	select {
-	case <-ch:
-		return nil
-	default:
-	}
-	if w != nil {
-		if err := w.Flush(); err != nil {
-			return err
+// waits until the gate opens. It reports false, without passing, when ctx
+// ends first. A worker that passed calls leave when its work is done.
+//
+// The worker counts itself busy before it looks at the gate: set stores the
+// shut gate before idle reads the count (Go's atomics are sequentially
+// consistent), so a worker either sees the gate shut or is counted busy.
+func (g *gate) enter(ctx context.Context, w *bufio.Writer) (bool, error) {
+	for {
+		g.busy.Add(1)
+		ch := *g.ch.Load()
+		select {
+		case <-ch:
+			return true, nil
+		default:
+		}
+		g.busy.Add(-1)
+		if w != nil {
+			if err := w.Flush(); err != nil {
+				return false, err
+			}
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false, nil
 		}
 	}
-	g.waiting.Add(1)
-	defer g.waiting.Add(-1)
-	select {
-	case <-ch:
-	case <-ctx.Done():
-	}
-	return nil
 }
+
+// leave ends the work of a worker that passed the gate.
+func (g *gate) leave() { g.busy.Add(-1) }
+
+// idle reports whether no worker is at work.
+func (g *gate) idle() bool { return g.busy.Load() == 0 }
