@@ -100,3 +100,26 @@ func TestPrintIntervals_RatiosTakenInTurns(t *testing.T) {
 		t.Errorf("printed %q, want %q", b.String(), want)
 	}
 }
+
+// A goal's cell shows the ratio it was judged on, so that a ratio just under
+// the goal does not read as the goal itself beside MISSED.
+func TestGoal_ShowsTheRatioItJudges(t *testing.T) {
+	s := &suite{results: map[string]map[string][]float64{
+		"qos0": {nameWotkit: {96.998}, nameMochi: {100}},
+		"qos1": {nameWotkit: {97}, nameMochi: {100}},
+	}}
+	goals := map[string]string{}
+	for _, r := range s.rows() {
+		if r.goal != nil {
+			goals[r.metric] = r.goal()
+		}
+	}
+	for metric, want := range map[string]string{
+		"qos0": ">=0.97x mochi: 0.969, > mosquitto MISSED",
+		"qos1": ">=0.97x mochi: 0.970, > mosquitto ok",
+	} {
+		if goals[metric] != want {
+			t.Errorf("%s: goal %q, want %q", metric, goals[metric], want)
+		}
+	}
+}
