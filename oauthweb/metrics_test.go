@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wotkit/wotkit/metrics"
 	"github.com/wotkit/wotkit/storage"
@@ -65,8 +64,7 @@ func TestMetrics_AdminsAndLoopbackOnly(t *testing.T) {
 // the right one waits (429, Retry-After), as on the login page.
 func TestMetrics_WrongPasswordsThrottled(t *testing.T) {
 	env := newTestEnv(t, func(c *Config) { c.Metrics = metrics.New() })
-	now := time.Now() // a stopped clock: a slow machine cannot outwait the throttle
-	env.portal.throttle.SetClock(func() time.Time { return now })
+	env.stopThrottleClock()
 	if _, err := env.store.CreateUser(storage.NewUser{Name: "root", Password: "root password", Admin: true}); err != nil {
 		t.Fatal(err)
 	}

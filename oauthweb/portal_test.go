@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -28,6 +29,13 @@ type testEnv struct {
 	portal *Portal
 	srv    *httptest.Server
 	closed bool
+}
+
+// stopThrottleClock stops the login throttle's clock, so that a slow machine
+// cannot outwait a refusal the test expects (the first lasts one second).
+func (e *testEnv) stopThrottleClock() {
+	now := time.Now()
+	e.portal.throttle.SetClock(func() time.Time { return now })
 }
 
 func newTestEnv(t testing.TB, configure ...func(*Config)) *testEnv {

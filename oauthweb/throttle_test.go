@@ -22,6 +22,7 @@ func TestThrottle_JunkNamesNotTracked(t *testing.T) {
 // anywhere, the address for any account, and others log in as usual.
 func TestLogin_ThrottledAfterFiveFailures(t *testing.T) {
 	env := newTestEnv(t)
+	env.stopThrottleClock()
 	env.user("alice", "alice-password")
 	env.user("bobby", "bobby-password")
 	attacker := env.browser("127.0.0.1")
@@ -66,6 +67,7 @@ func TestLogin_FailureSaysNothingAboutUser(t *testing.T) {
 // TestAPI_BasicPasswordThrottled: the API's Basic user passwords count as logins.
 func TestAPI_BasicPasswordThrottled(t *testing.T) {
 	env := newTestEnv(t)
+	env.stopThrottleClock()
 	env.user("alice", "alice-password")
 	for i := 1; i <= 5; i++ {
 		if res, _ := env.apiCall("GET", "/api/v1/me", "alice", "guess", ""); res.StatusCode != 401 {
