@@ -18,6 +18,10 @@ func TestMetrics_AdminsAndLoopbackOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.user("alice", "alice password")
+	key, keyPW, err := env.store.CreateKey("root", storage.NewKey{Name: "gateway"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	get := func(remote, user, pw string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		req.RemoteAddr = remote
@@ -38,6 +42,7 @@ func TestMetrics_AdminsAndLoopbackOnly(t *testing.T) {
 		{"remote admin", "192.0.2.10:5000", "root", "root password", http.StatusOK},
 		{"remote user", "192.0.2.10:5000", "alice", "alice password", http.StatusForbidden},
 		{"remote wrong password", "192.0.2.10:5000", "root", "nope", http.StatusUnauthorized},
+		{"remote admin's key", "192.0.2.10:5000", key.ID, keyPW, http.StatusForbidden},
 		{"remote unknown name", "192.0.2.10:5000", "nobody", "nope", http.StatusUnauthorized},
 	}
 	for _, c := range cases {
