@@ -157,9 +157,7 @@ type connectRun struct {
 // in the turn has finished.
 func (r *connectRun) turn(ctx context.Context, d time.Duration) (Turn, error) {
 	ok0, t0 := atomic.LoadInt64(&r.res.OK), time.Now()
-	r.gate.set(true)
-	slept := sleepCtx(ctx, d)
-	r.gate.set(false)
+	slept := r.gate.openFor(ctx, d)
 	for slept && !r.gate.idle() {
 		slept = sleepCtx(ctx, 100*time.Microsecond)
 	}

@@ -533,21 +533,18 @@ func (s *suite) scenarios() []scenario {
 		type run struct {
 			t      *target
 			metric string
+			creds  []Cred
 		}
 		var runs []run
 		for _, t := range ts {
-			runs = append(runs, run{t, "connect-key"})
+			runs = append(runs, run{t, "connect-key", t.keys})
 			if isWotkitServe(t) {
-				runs = append(runs, run{t, "connect-token"})
+				runs = append(runs, run{t, "connect-token", t.tokens})
 			}
 		}
 		cfgs, pids := make([]ConnectConfig, len(runs)), make([]int, len(runs))
 		for i, r := range runs {
-			creds := r.t.keys
-			if r.metric == "connect-token" {
-				creds = r.t.tokens
-			}
-			cfgs[i] = ConnectConfig{Addr: r.t.addr, Creds: creds, Workers: connectWorkers, IDPrefix: fmt.Sprintf("c%d%s", round, r.metric)}
+			cfgs[i] = ConnectConfig{Addr: r.t.addr, Creds: r.creds, Workers: connectWorkers, IDPrefix: fmt.Sprintf("c%d%s", round, r.metric)}
 			pids[i] = r.t.pid
 		}
 		cpu := newTurnCPU(pids)

@@ -169,14 +169,11 @@ func RunTurns(ctx context.Context, cfg TurnsConfig) (TurnsResult, error) {
 	return res, nil
 }
 
-// turn opens the run's gate for d, shuts it, and waits until every
-// publisher waits at it and all it sent has arrived.
+// turn opens the run's gate for d, shuts it, and waits until no publisher
+// is at work and all they sent has arrived.
 func (r *pubSubRun) turn(ctx context.Context, d time.Duration) (Turn, error) {
 	r0, t0 := r.received.Load(), time.Now()
-	r.gate.set(true)
-	ok := sleepCtx(ctx, d)
-	r.gate.set(false)
-	if !ok {
+	if !r.gate.openFor(ctx, d) {
 		return Turn{}, r.errOr(ctx.Err())
 	}
 	settled := func() bool { return r.gate.idle() && r.caughtUp() }
@@ -255,6 +252,14 @@ func (g *gate) enter(ctx context.Context, w *bufio.Writer) (bool, error) {
 			return false, nil
 		}
 	}
+}
+
+// openFor opens the gate, shuts it after d, and reports whether ctx lasted
+// that long.
+func (g *gate) openFor(ctx context.Context, d time.Duration) bool {
+	g.set(true)
+	defer g.set(false)
+	return sleepCtx(ctx, d)
 }
 
 // leave ends the work of a worker that passed the gate.
