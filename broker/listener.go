@@ -22,6 +22,7 @@ type guardedListener struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[net.Conn]struct{} // connections whose establish has not returned
+	live   sync.WaitGroup        // their goroutines: added under mu, only while open
 }
 
 // NewGuardedListener returns a mochi listener that accepts from ln and wraps every connection in the packet guard.
@@ -77,7 +78,9 @@ func (l *guardedListener) Serve(establish listeners.EstablishFn) {
 
 // Close stops accepting, closes ln, asks mochi to close this listener's clients,
 // then closes the connections mochi does not know yet (those still before CONNECT),
-// so that mochi's wait for its client goroutines ends.
+// and returns once every connection's goroutine has: mochi waits for its client
+// goroutines next, and one that only then joined that wait (a connection
+// accepted just before Close) was a race on mochi's WaitGroup.
 func (l *guardedListener) Close(closeClients listeners.CloseFn) {
 	l.mu.Lock()
 	if l.closed {
@@ -93,10 +96,11 @@ func (l *guardedListener) Close(closeClients listeners.CloseFn) {
 	closeClients(l.id)
 
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	for c := range l.conns {
 		_ = c.Close()
 	}
+	l.mu.Unlock()
+	l.live.Wait()
 }
 
 // isClosed reports whether Close has been called.
@@ -114,6 +118,7 @@ func (l *guardedListener) track(c net.Conn) bool {
 		return false
 	}
 	l.conns[c] = struct{}{}
+	l.live.Add(1)
 	return true
 }
 
@@ -122,4 +127,5 @@ func (l *guardedListener) untrack(c net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.conns, c)
+	l.live.Done()
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"math/big"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,4 +111,75 @@ func TestGuardedListener_CloseEndsEveryConnection(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", b.addr, ioTimeout); err == nil {
 		t.Fatal("listener still accepts after Close")
 	}
+}
+
+// A connection accepted just before Close, whose goroutine has not yet handed
+// it to mochi, holds Close up until it has: mochi waits for its client
+// goroutines right after closing the listeners, and one that joined that wait
+// only afterwards raced with it (seen once under -race in CI).
+func TestGuardedListener_CloseWaitsForConnectionsBeingSetUp(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &holdingListener{Listener: inner, reached: make(chan struct{}), release: make(chan struct{})}
+	b := startBroker(t, ln, GuardConfig{})
+	dial(t, b.addr)
+	select {
+	case <-ln.reached:
+	case <-time.After(ioTimeout):
+		t.Fatal("the accepted connection never reached its set-up")
+	}
+	stopped := make(chan struct{})
+	go func() {
+		b.stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		t.Fatal("Close returned while an accepted connection was still being set up")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(ln.release)
+	select {
+	case <-stopped:
+	case <-time.After(ioTimeout):
+		t.Fatal("Close did not return once the connection was set up")
+	}
+}
+
+// holdingListener holds up the set-up of the first connection it accepts (the
+// guard arms its connect timeout first) until release.
+type holdingListener struct {
+	net.Listener
+	once             sync.Once
+	reached, release chan struct{}
+}
+
+func (l *holdingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	held := false
+	l.once.Do(func() { held = true })
+	if !held {
+		return c, nil
+	}
+	return &holdingConn{Conn: c, l: l}, nil
+}
+
+// holdingConn is a connection whose first SetReadDeadline waits for release.
+type holdingConn struct {
+	net.Conn
+	l    *holdingListener
+	once sync.Once
+}
+
+func (c *holdingConn) SetReadDeadline(t time.Time) error {
+	c.once.Do(func() {
+		close(c.l.reached)
+		<-c.l.release
+	})
+	return c.Conn.SetReadDeadline(t)
 }
