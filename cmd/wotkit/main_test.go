@@ -49,6 +49,14 @@ func startInstance(t *testing.T, dir string) *instance {
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
+	shutdownAtCleanup(t, inst)
+	return inst
+}
+
+// shutdownAtCleanup shuts inst down when the test ends, and waits for it: not
+// with t.Context, which is cancelled before cleanups run, so that shutdown
+// would return at once and the server log on after the test.
+func shutdownAtCleanup(t *testing.T, inst *instance) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wotkittest.Timeout)
 		defer cancel()
@@ -56,7 +64,6 @@ func startInstance(t *testing.T, dir string) *instance {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return inst
 }
 
 func createKey(t *testing.T, dir, user string, extra ...string) (id, pw string) {

@@ -72,7 +72,7 @@ func TestServe_TLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = inst.shutdown(t.Context()) })
+	shutdownAtCleanup(t, inst)
 	if inst.broker.Addr("tcp") != nil {
 		t.Fatal("plain MQTT listener on although --mqtt is empty")
 	}
@@ -120,7 +120,7 @@ func TestServe_BehindTLSProxyCookiesAreSecure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = inst.shutdown(t.Context()) })
+	shutdownAtCleanup(t, inst)
 	resp, err := http.Get("http://" + inst.webAddr.String() + "/login")
 	if err != nil {
 		t.Fatal(err)
