@@ -224,14 +224,14 @@ func (s *suite) printTable(w io.Writer, took time.Duration) {
 }
 
 // printIntervals prints how precisely the run measured the ratios to mochi
-// of the figures taken in turns: the median's 95% interval, from its pairs
-// of turns.
+// of the figures taken in turns: the median (as the goals show it) and its
+// 95% interval, from its pairs of turns.
 func (s *suite) printIntervals(w io.Writer) {
 	var parts []string
 	for _, m := range []struct{ metric, name string }{{"connect-key", "connect with a key"}, {"qos0", "publish QoS 0"}, {"qos1", "publish QoS 1"}} {
 		rs := s.pairRatios(m.metric, nameWotkit, m.metric, nameMochi)
 		if lo, hi := medianInterval(rs); !math.IsNaN(lo) {
-			parts = append(parts, fmt.Sprintf("%s %.3f (%.3f-%.3f, %d pairs)", m.name, median(rs), lo, hi, len(rs)))
+			parts = append(parts, fmt.Sprintf("%s %s (%.3f-%.3f, %d pairs)", m.name, judged(median(rs)), lo, hi, len(rs)))
 		}
 	}
 	if len(parts) > 0 {
