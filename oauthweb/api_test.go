@@ -166,6 +166,8 @@ func TestAPI_BadJSON(t *testing.T) {
 		{"two documents", `{"name":"a"}{"name":"b"}`, "exactly one JSON object"},
 		{"truncated", `{"name":"a"`, "ends too early"},
 		{"no name", `{"description":"x"}`, "a key needs a name"},
+		{"blank name", `{"name":" \t "}`, "a key needs a name"},
+		{"line break in name", `{"name":"gateway\nroof"}`, "must not contain control characters"},
 		{"bad permissions", `{"name":"x","permissions":"all"}`, "permissions must be"},
 	}
 	for _, tc := range cases {

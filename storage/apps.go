@@ -41,7 +41,7 @@ type NewApp struct {
 }
 
 func (na NewApp) validate() error {
-	if err := validateLabel("an application", strings.TrimSpace(na.Name), na.Description); err != nil {
+	if err := validateLabel("an application", na.Name, na.Description); err != nil {
 		return err
 	}
 	switch {

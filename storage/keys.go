@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
@@ -75,13 +77,16 @@ const (
 )
 
 // validateLabel checks the name and description of a key or an application
-// (what): a name is required, both are UTF-8 of bounded length.
+// (what): a name is required and is one line of text, both are UTF-8 of
+// bounded length.
 func validateLabel(what, name, description string) error {
 	switch {
-	case name == "":
+	case strings.TrimSpace(name) == "":
 		return fmt.Errorf("%w: %s needs a name", ErrInvalid, what)
 	case !utf8.ValidString(name) || !utf8.ValidString(description):
 		return fmt.Errorf("%w: %s name and description must be UTF-8", ErrInvalid, what)
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return fmt.Errorf("%w: %s name must not contain control characters such as line breaks", ErrInvalid, what)
 	case utf8.RuneCountInString(name) > maxName:
 		return fmt.Errorf("%w: %s name is longer than %d characters", ErrInvalid, what, maxName)
 	case utf8.RuneCountInString(description) > maxDescription:
@@ -116,7 +121,7 @@ func (s *Store) CreateKey(owner string, nk NewKey) (Key, string, error) {
 	secret := NewSecret(PrefixKeyPassword)
 	rec := keyRecord{
 		Key: Key{
-			ID: newID('K'), Owner: owner, Name: nk.Name, Description: nk.Description,
+			ID: newID('K'), Owner: owner, Name: strings.TrimSpace(nk.Name), Description: nk.Description,
 			Permissions: nk.Permissions, Created: time.Now().UTC(),
 		},
 		SecretHash: HashSecret(secret),

@@ -154,6 +154,8 @@ func TestKeys_BadInputLosesNothing(t *testing.T) {
 		want  error
 	}{
 		"no name":          {"alice", storage.NewKey{}, storage.ErrInvalid},
+		"blank name":       {"alice", storage.NewKey{Name: " \t "}, storage.ErrInvalid},
+		"two-line name":    {"alice", storage.NewKey{Name: "roof\ngateway"}, storage.ErrInvalid},
 		"long name":        {"alice", storage.NewKey{Name: strings.Repeat("n", 65)}, storage.ErrInvalid},
 		"long description": {"alice", storage.NewKey{Name: "n", Description: strings.Repeat("d", 1025)}, storage.ErrInvalid},
 		"bad utf-8":        {"alice", storage.NewKey{Name: "\xff"}, storage.ErrInvalid},
@@ -166,6 +168,9 @@ func TestKeys_BadInputLosesNothing(t *testing.T) {
 	}
 	if keys, err := s.KeysOf("alice"); err != nil || len(keys) != 0 {
 		t.Fatalf("after refusals: %d keys, %v", len(keys), err)
+	}
+	if k, _, err := s.CreateKey("alice", storage.NewKey{Name: " roof gateway "}); err != nil || k.Name != "roof gateway" {
+		t.Errorf("name with spaces around it: %q, %v; want it kept trimmed", k.Name, err)
 	}
 	if _, err := storage.ParsePermission("admin"); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("ParsePermission(admin): %v", err)
