@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -89,11 +90,17 @@ func number(v any) (float64, bool) {
 		f, err := n.Float64()
 		return f, err == nil
 	case string:
+		if n == "" || strings.ContainsFunc(n, notDecimal) {
+			return 0, false // hexadecimal, underscores, NaN, Inf: Go's syntax, not a decimal number
+		}
 		f, err := strconv.ParseFloat(n, 64)
-		return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
+		return f, err == nil
 	}
 	return 0, false
 }
+
+// notDecimal reports whether r cannot appear in a decimal number.
+func notDecimal(r rune) bool { return !strings.ContainsRune("0123456789+-.eE", r) }
 
 // Readings are kept by their time in nanoseconds since 1970 (an int64), so
 // only the times between these can be kept.
