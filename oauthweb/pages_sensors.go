@@ -282,8 +282,8 @@ func formCoordinate(name, s string) (*float64, error) {
 	if s == "" {
 		return nil, nil
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	f, ok := storage.ParseDecimal(s)
+	if !ok {
 		return nil, fmt.Errorf("%w: %s must be a number, such as 49.26", storage.ErrInvalid, name)
 	}
 	return &f, nil

@@ -118,6 +118,7 @@ func TestSensorPages_BadInputSaysWhy(t *testing.T) {
 		{"short name", url.Values{"name": {"abc"}, "visibility": {"PRIVATE"}}, 400, "4 to 64 characters"},
 		{"upper case", url.Values{"name": {"Weather2"}, "visibility": {"PRIVATE"}}, 400, "4 to 64 characters"},
 		{"bad latitude", url.Values{"name": {"garden"}, "visibility": {"PRIVATE"}, "latitude": {"north"}}, 400, "Latitude must be a number"},
+		{"hexadecimal longitude", url.Values{"name": {"garden"}, "visibility": {"PRIVATE"}, "longitude": {"0x1p4"}}, 400, "Longitude must be a number"},
 		{"latitude out of range", url.Values{"name": {"garden"}, "visibility": {"PRIVATE"}, "latitude": {"100"}}, 400, "between -90 and 90"},
 		{"name taken", url.Values{"name": {"weather"}, "visibility": {"PRIVATE"}}, 409, "You already have a sensor called weather."},
 	}

@@ -90,13 +90,19 @@ func number(v any) (float64, bool) {
 		f, err := n.Float64()
 		return f, err == nil
 	case string:
-		if n == "" || strings.ContainsFunc(n, notDecimal) {
-			return 0, false // hexadecimal, underscores, NaN, Inf: Go's syntax, not a decimal number
-		}
-		f, err := strconv.ParseFloat(n, 64)
-		return f, err == nil
+		return ParseDecimal(n)
 	}
 	return 0, false
+}
+
+// ParseDecimal reads a finite decimal number written as text, such as -12.5
+// or 3e2. Go's other syntax (0x1p4, 1_000, NaN, Inf) is not a number here.
+func ParseDecimal(s string) (float64, bool) {
+	if s == "" || strings.ContainsFunc(s, notDecimal) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil // out of range is an error: no infinities
 }
 
 // notDecimal reports whether r cannot appear in a decimal number.
