@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -86,16 +87,75 @@ func TestAuthorize_OverLongParametersRefused(t *testing.T) {
 // gets a consent page.
 func TestConsent_OneUserCannotLockOthersOut(t *testing.T) {
 	p := newPendingConsents()
-	for i := range maxPendingConsents {
-		if _, ok := p.add(&pendingConsent{user: "mallory", session: "m"}); !ok {
-			t.Fatalf("mallory's request %d refused: the oldest should make room", i)
-		}
+	for range maxPendingConsents {
+		p.add(&pendingConsent{user: "mallory", session: "m"})
 	}
 	if n := p.pendingCount(); n != maxPendingPerUser {
 		t.Fatalf("mallory holds %d requests, want %d", n, maxPendingPerUser)
 	}
-	if _, ok := p.add(&pendingConsent{user: "alice", session: "a"}); !ok {
-		t.Fatal("alice refused after mallory's requests")
+}
+
+// TestConsent_ManyAccountsCannotLockOthersOut: accounts that together fill
+// every place (500 of them, each with maxPendingPerUser requests), and then
+// go on opening requests from fresh accounts, neither refuse alice a consent
+// page nor make her request, or bob's two, stop being answerable: each new
+// request takes the place of one from whoever has the most waiting.
+func TestConsent_ManyAccountsCannotLockOthersOut(t *testing.T) {
+	w := newOAuthWorld(t, false)
+	p := w.env.portal.oauth.consents
+	mallory := func(from, to int) {
+		for i := from; i < to; i++ {
+			p.add(&pendingConsent{user: fmt.Sprintf("m%d", i/maxPendingPerUser), session: "m"})
+		}
+	}
+	mallory(0, maxPendingConsents)
+	request, csrf := consentPage(t, w.alice, w.authPath("alice"))
+	bob1 := p.add(&pendingConsent{user: "bob", session: "b"})
+	bob2 := p.add(&pendingConsent{user: "bob", session: "b"})
+	mallory(maxPendingConsents, 3*maxPendingConsents)
+	if n := p.pendingCount(); n != maxPendingConsents {
+		t.Fatalf("%d requests waiting, want the bound, %d", n, maxPendingConsents)
+	}
+	for _, id := range []string{bob1, bob2} {
+		if _, ok := p.take(id, "bob", "b"); !ok {
+			t.Error("one of bob's requests was dropped for mallory's")
+		}
+	}
+	res, body := w.alice.post(authorizePath, url.Values{"request": {request}, csrfField: {csrf}, "decision": {"allow"}})
+	if loc, _ := url.Parse(res.Header.Get("Location")); res.StatusCode != http.StatusSeeOther || loc.Query().Get("code") == "" {
+		t.Fatalf("alice's answer after mallory's requests: %d %s", res.StatusCode, body)
+	}
+}
+
+// TestConsent_ExpiredGoFirstAndAnsweredAreForgotten: an expired request is
+// dropped at the next request, and the ids of answered requests are not kept:
+// however many requests are opened and answered while one waits, the store
+// holds at most twice the bound of ids.
+func TestConsent_ExpiredGoFirstAndAnsweredAreForgotten(t *testing.T) {
+	p := newPendingConsents()
+	stale := p.add(&pendingConsent{user: "carol", session: "c"})
+	waiting := p.add(&pendingConsent{user: "dave", session: "d"})
+	p.mu.Lock()
+	p.pending[stale].expires = time.Now().Add(-time.Second)
+	p.mu.Unlock()
+	p.add(&pendingConsent{user: "erin", session: "e"})
+	if _, ok := p.take(stale, "carol", "c"); ok || p.pendingCount() != 2 {
+		t.Fatalf("the expired request is still there (%d waiting)", p.pendingCount())
+	}
+	for range 3 * maxPendingConsents {
+		id := p.add(&pendingConsent{user: "frank", session: "f"})
+		if _, ok := p.take(id, "frank", "f"); !ok {
+			t.Fatal("frank's request was not answerable")
+		}
+	}
+	p.mu.Lock()
+	kept := len(p.order)
+	p.mu.Unlock()
+	if kept >= 2*maxPendingConsents {
+		t.Errorf("%d request ids kept for 2 waiting", kept)
+	}
+	if _, ok := p.take(waiting, "dave", "d"); !ok {
+		t.Error("dave's request, waiting all along, was lost")
 	}
 }
 
@@ -142,13 +202,6 @@ func TestConsent_ErrorsAreHTMLPages(t *testing.T) {
 			wantHTMLError(t, res, body, tc.status)
 		})
 	}
-	t.Run("too many waiting", func(t *testing.T) {
-		for i := w.env.portal.oauth.consents.pendingCount(); i < maxPendingConsents; i++ {
-			w.env.portal.oauth.consents.add(&pendingConsent{user: fmt.Sprintf("u%d", i/maxPendingPerUser)})
-		}
-		res, body := w.alice.get(w.authPath("s"))
-		wantHTMLError(t, res, body, http.StatusServiceUnavailable)
-	})
 }
 
 // TestConsent_UnknownDecisionKeepsTheRequest: a decision that is neither

@@ -42,10 +42,7 @@ func (p *Portal) authorize(c echo.Context) error {
 	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return internalError(err)
 	}
-	id, ok := p.oauth.consents.add(&pendingConsent{req: req, user: s.user.Name, session: sessionHash(s.token)})
-	if !ok {
-		return newError(http.StatusServiceUnavailable, "Too many authorization requests are waiting. Try again in a few minutes.")
-	}
+	id := p.oauth.consents.add(&pendingConsent{req: req, user: s.user.Name, session: sessionHash(s.token)})
 	c.Response().Header().Set("Cache-Control", "no-store")
 	allowFormTarget(c, req.RedirectURI)
 	return p.render(c, http.StatusOK, "consent", consentView{Request: id, App: req.App,
