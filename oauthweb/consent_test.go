@@ -83,8 +83,8 @@ func TestAuthorize_OverLongParametersRefused(t *testing.T) {
 }
 
 // TestConsent_OneUserCannotLockOthersOut: however many consent pages one user
-// opens, that user holds at most maxPendingPerUser, and another user still
-// gets a consent page.
+// opens, that user holds at most maxPendingPerUser, and another user's
+// request still waits for its answer.
 func TestConsent_OneUserCannotLockOthersOut(t *testing.T) {
 	p := newPendingConsents()
 	for range maxPendingConsents {
@@ -92,6 +92,10 @@ func TestConsent_OneUserCannotLockOthersOut(t *testing.T) {
 	}
 	if n := p.pendingCount(); n != maxPendingPerUser {
 		t.Fatalf("mallory holds %d requests, want %d", n, maxPendingPerUser)
+	}
+	alice := p.add(&pendingConsent{user: "alice", session: "a"})
+	if _, ok := p.take(alice, "alice", "a"); !ok {
+		t.Fatal("alice's request, made after mallory's, is not answerable")
 	}
 }
 
