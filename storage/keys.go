@@ -78,10 +78,11 @@ const (
 
 // validateLabel checks the name and description of a key or an application
 // (what): a name is required and is one line of text, both are UTF-8 of
-// bounded length.
+// bounded length. The name is judged as it is kept: trimmed.
 func validateLabel(what, name, description string) error {
+	name = strings.TrimSpace(name)
 	switch {
-	case strings.TrimSpace(name) == "":
+	case name == "":
 		return fmt.Errorf("%w: %s needs a name", ErrInvalid, what)
 	case !utf8.ValidString(name) || !utf8.ValidString(description):
 		return fmt.Errorf("%w: %s name and description must be UTF-8", ErrInvalid, what)

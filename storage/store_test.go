@@ -172,6 +172,9 @@ func TestKeys_BadInputLosesNothing(t *testing.T) {
 	if k, _, err := s.CreateKey("alice", storage.NewKey{Name: " roof gateway "}); err != nil || k.Name != "roof gateway" {
 		t.Errorf("name with spaces around it: %q, %v; want it kept trimmed", k.Name, err)
 	}
+	if _, _, err := s.CreateKey("alice", storage.NewKey{Name: strings.Repeat("n", 64) + "\n"}); err != nil {
+		t.Errorf("a name of 64 characters and a line break after them, which is trimmed: %v", err)
+	}
 	if _, err := storage.ParsePermission("admin"); !errors.Is(err, storage.ErrInvalid) {
 		t.Errorf("ParsePermission(admin): %v", err)
 	}
