@@ -59,21 +59,26 @@ func TestAPI_SensorSearchTagsBounded(t *testing.T) {
 
 // wotkit accepts WoTKit's access_token parameter but never sends it on: a
 // page asked for with one, by a browser without a session, is sent to the
-// login page without the token in the address it comes back to.
+// login page without the token in the address it comes back to (a portal
+// page and the authorization endpoint alike).
 func TestPages_AccessTokenNeverSentOn(t *testing.T) {
-	env := newTestEnv(t)
-	env.user("alice", "alice-password")
-	a, _ := env.app("alice", "Dashboard", false)
-	token := wotkittest.Token(t, env.store, "alice", a.ClientID, storage.ScopeAll, time.Hour)
-	res, _ := env.browser("127.0.0.1").get("/keys?access_token=" + token + "&x=1")
-	loc := res.Header.Get("Location")
-	if res.StatusCode != 303 || !strings.HasPrefix(loc, "/login?next=") {
-		t.Fatalf("GET /keys without a session: %d %q, want 303 to the login page", res.StatusCode, loc)
-	}
-	if strings.Contains(loc, token) || strings.Contains(loc, "access_token") {
-		t.Errorf("the login redirect carries the token: %q", loc)
-	}
-	if next, _ := url.QueryUnescape(strings.TrimPrefix(loc, "/login?next=")); next != "/keys?x=1" {
-		t.Errorf("next = %q, want /keys?x=1", next)
+	w := newOAuthWorld(t, false)
+	token := wotkittest.Token(t, w.env.store, "alice", w.app.ClientID, storage.ScopeAll, time.Hour)
+	authorize := w.authPath("s")
+	for _, page := range []string{"/keys?x=1", authorize} {
+		t.Run(strings.SplitN(page, "?", 2)[0], func(t *testing.T) {
+			res, _ := w.env.browser("127.0.0.1").get(page + "&access_token=" + token)
+			loc := res.Header.Get("Location")
+			if res.StatusCode != 303 || !strings.HasPrefix(loc, "/login?next=") {
+				t.Fatalf("GET %s without a session: %d %q, want 303 to the login page", page, res.StatusCode, loc)
+			}
+			if strings.Contains(loc, token) || strings.Contains(loc, "access_token") {
+				t.Errorf("the login redirect carries the token: %q", loc)
+			}
+			next, _ := url.QueryUnescape(strings.TrimPrefix(loc, "/login?next="))
+			if want, _ := url.Parse(page); next != want.RequestURI() {
+				t.Errorf("next = %q, want %q", next, want.RequestURI())
+			}
+		})
 	}
 }

@@ -34,7 +34,7 @@ func (p *Portal) authorize(c echo.Context) error {
 	}
 	s := sessionOf(c)
 	if s == nil {
-		return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+		return toLogin(c)
 	}
 	// Consent already given for at least this scope is not asked again.
 	if g, err := p.store.GrantOf(s.user.Name, req.App.ClientID); err == nil && g.Scope.Has(req.Scope) {

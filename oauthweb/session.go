@@ -85,11 +85,7 @@ func (p *Portal) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		s := sessionOf(c)
 		if s == nil {
-			target := "/login"
-			if c.Request().Method == http.MethodGet {
-				target += "?next=" + url.QueryEscape(withoutAccessToken(c.Request().URL))
-			}
-			return c.Redirect(http.StatusSeeOther, target)
+			return toLogin(c)
 		}
 		if c.Request().Method != http.MethodGet && c.Request().Method != http.MethodHead {
 			if err := checkCSRF(c, s.token); err != nil {
@@ -114,6 +110,16 @@ func (p *Portal) startSession(c echo.Context, user string) error {
 	c.SetCookie(p.cookie(sessionCookie, token, int(storage.WebSessionMaxAge/time.Second)))
 	p.purge.maybe(p)
 	return nil
+}
+
+// toLogin sends a browser without a session to the login page; after a GET
+// it comes back to the page it asked for.
+func toLogin(c echo.Context) error {
+	target := "/login"
+	if c.Request().Method == http.MethodGet {
+		target += "?next=" + url.QueryEscape(withoutAccessToken(c.Request().URL))
+	}
+	return c.Redirect(http.StatusSeeOther, target)
 }
 
 // withoutAccessToken returns u's path and query without an access_token
