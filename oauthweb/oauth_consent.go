@@ -45,14 +45,14 @@ type pendingConsents struct {
 	// order holds request ids in the order they were added, which is the
 	// order they expire in; some may have gone already.
 	order []string
-	// byShare[n] holds the users with n requests waiting, so that the
-	// largest share is found without going through every user.
+	// byShare[n] holds the users with n requests waiting (n from 1), so that
+	// the largest share is found without going through every user.
 	byShare [maxPendingPerUser + 1]map[string]struct{}
 }
 
 func newPendingConsents() *pendingConsents {
 	p := &pendingConsents{pending: map[string]*pendingConsent{}, byUser: map[string][]string{}}
-	for n := range p.byShare {
+	for n := 1; n < len(p.byShare); n++ {
 		p.byShare[n] = map[string]struct{}{}
 	}
 	return p
