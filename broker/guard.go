@@ -88,7 +88,8 @@ type guardConn struct {
 	version   byte  // protocol version announced by the CONNECT
 	err       error // sticky error returned once the current packet is drained
 
-	grant atomic.Pointer[hooks.Grant] // the session's grant, for the ACL (hooks.GrantSlot)
+	grant   atomic.Pointer[hooks.Grant] // the session's grant, for the ACL (hooks.GrantSlot)
+	arrived atomic.Int64                // hooks.Clock when the last bytes were read (hooks.GrantSlot)
 }
 
 // newGuardConn wraps c and arms the connect timeout; cfg must have its defaults applied.
@@ -110,6 +111,10 @@ var _ hooks.GrantSlot = (*guardConn)(nil)
 
 // GrantSlot holds the grant of the connection's session.
 func (g *guardConn) GrantSlot() *atomic.Pointer[hooks.Grant] { return &g.grant }
+
+// Arrived returns when the bytes of the packet being handled were read: the
+// guard hands mochi one packet at a time, from the last read that completed it.
+func (g *guardConn) Arrived() int64 { return g.arrived.Load() }
 
 // Read hands out the bytes of validated packets; it reads and validates the next
 // packet only when the current one has been consumed.
@@ -212,6 +217,9 @@ func (g *guardConn) fill(n int, atBoundary bool) error {
 		}
 		free := g.buf[len(g.buf):cap(g.buf)]
 		m, err := g.Conn.Read(free)
+		if m > 0 {
+			g.arrived.Store(hooks.Clock())
+		}
 		g.buf = g.buf[:len(g.buf)+m]
 		g.grow = g.grow || m == len(free)
 		g.readErr = err

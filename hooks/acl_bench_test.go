@@ -20,16 +20,21 @@ import (
 // guarded connections do.
 type slotConn struct {
 	net.Conn
-	grant atomic.Pointer[Grant]
+	grant   atomic.Pointer[Grant]
+	arrived int64
 }
 
 func (c *slotConn) GrantSlot() *atomic.Pointer[Grant] { return &c.grant }
+
+// Arrived returns when the connection was made: as if every packet handled
+// had arrived in its first read (the broker's connections stamp each read).
+func (c *slotConn) Arrived() int64 { return c.arrived }
 
 // slotClient returns a client of server on a connection that carries its
 // grant, as every network client's does.
 func slotClient(server *mqtt.Server, id string) *mqtt.Client {
 	pipe, _ := net.Pipe() // never read or written
-	return server.NewClient(&slotConn{Conn: pipe}, "bench", id, false)
+	return server.NewClient(&slotConn{Conn: pipe, arrived: Clock()}, "bench", id, false)
 }
 
 // aclClient returns an ACL and an admitted client of alice.

@@ -51,26 +51,40 @@ type rate struct {
 	tat      atomic.Int64
 }
 
-// rateEpoch is the origin of the limiter's clock: time.Since reads only the
-// monotonic clock (time.Now reads the wall clock too), so a step of the wall
-// clock cannot open or close the limit, and a check costs one clock read.
+// rateEpoch is the origin of Clock: time.Since reads only the monotonic
+// clock (time.Now reads the wall clock too), so a step of the wall clock
+// cannot open or close the limit.
 var rateEpoch = time.Now()
+
+// Clock reads the monotonic clock the publish-rate limiter judges by, in
+// nanoseconds. The broker's connections stamp with it when the bytes of a
+// packet arrive (GrantSlot.Arrived).
+func Clock() int64 { return int64(time.Since(rateEpoch)) }
 
 func newRate(perSecond float64, burst int) *rate {
 	interval := int64(float64(time.Second) / perSecond)
 	return &rate{interval: interval, slack: interval * int64(max(burst, 1))}
 }
 
-// allow takes one message's worth of the rate, if there is room now. The
-// clock is read on every try, so a publisher descheduled between two tries
-// is judged by the time it actually asks.
-func (r *rate) allow() bool {
+// allow takes one message's worth of the rate, if there is room now. A
+// message is first judged by when it arrived (one clock read serves every
+// packet of one read from the network): room then means room now, as time
+// only adds room. Only when there was none is the clock read, so a message
+// is refused only if there is no room at the time it is judged. A message
+// charged from its arrival rather than from now lets the credential
+// publish at most what arrives while one read's packets are handled (far
+// below one message at the default rate) beyond its rate.
+func (r *rate) allow(arrived int64) bool {
+	now, read := arrived, false
 	for {
-		now := int64(time.Since(rateEpoch))
 		old := r.tat.Load()
 		tat := max(old, now)
 		if tat-now >= r.slack {
-			return false
+			if read {
+				return false
+			}
+			now, read = max(now, Clock()), true
+			continue
 		}
 		if r.tat.CompareAndSwap(old, tat+r.interval) {
 			return true
@@ -126,9 +140,10 @@ func (l *Limiter) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet
 
 // checkRate disconnects a client whose credential (grant g) publishes faster
 // than its rate (MQTT 5: DISCONNECT 0x96 "message rate too high") and returns
-// the error that drops its message; nil when it is within its rate or has none.
-func (l *Limiter) checkRate(cl *mqtt.Client, g *Grant) error {
-	if g == nil || g.rate == nil || g.rate.allow() {
+// the error that drops its message, which arrived at arrived (by Clock); nil
+// when it is within its rate or has none.
+func (l *Limiter) checkRate(cl *mqtt.Client, g *Grant, arrived int64) error {
+	if g == nil || g.rate == nil || g.rate.allow(arrived) {
 		return nil
 	}
 	l.sessions.server.Log.Info("mqtt client disconnected", "reason", "message rate too high", "credential", g.ID,

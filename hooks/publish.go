@@ -30,13 +30,17 @@ func (p *Publish) OnPublish(cl *mqtt.Client, pk *packets.Packet) error {
 	if cl.Net.Inline {
 		return nil
 	}
-	g := p.acl.sessions.grant(cl)
+	sl, ok := cl.Net.Conn.(GrantSlot)
+	if !ok {
+		return packets.ErrRejectPacket // only guarded connections are admitted
+	}
+	g := sl.GrantSlot().Load()
 	if pk.Properties.TopicAliasFlag {
 		if err := p.acl.allowPublish(cl, g, pk); err != nil {
 			return err
 		}
 	}
-	if err := p.limiter.checkRate(cl, g); err != nil {
+	if err := p.limiter.checkRate(cl, g, sl.Arrived()); err != nil {
 		return err
 	}
 	return p.recorder.record(cl, pk)

@@ -55,6 +55,9 @@ func newSessions(server *mqtt.Server, limits Limits, m *metrics.Metrics) *Sessio
 // on any other connection is refused at CONNECT.
 type GrantSlot interface {
 	GrantSlot() *atomic.Pointer[Grant]
+	// Arrived returns when the bytes of the packet being handled arrived
+	// from the network, by Clock: the publish-rate limiter judges by it.
+	Arrived() int64
 }
 
 // slot returns where the client's grant is kept, or nil.
