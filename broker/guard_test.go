@@ -17,6 +17,8 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/wotkit/wotkit/hooks"
 )
 
 // issue501 is a SUBSCRIBE without its options byte: it panics mochi's v5 decoder (mochi-mqtt/server issue 501).
@@ -625,5 +627,46 @@ func TestGuard_ReadBufferFollowsTheTraffic(t *testing.T) {
 		if c := cap(g.buf); c > maxReadAhead {
 			t.Errorf("seed %d: after the traffic the buffer holds %d bytes, want at most %d", seed, c, maxReadAhead)
 		}
+	}
+}
+
+// stampConn serves one chunk per read and records the limiter's clock at each.
+type stampConn struct {
+	net.Conn // nil: only the methods below are used
+	chunks   [][]byte
+	at       []int64
+}
+
+func (c *stampConn) Read(p []byte) (int, error) {
+	if len(c.chunks) == 0 {
+		return 0, io.EOF
+	}
+	c.at = append(c.at, hooks.Clock())
+	n := copy(p, c.chunks[0])
+	c.chunks = c.chunks[1:]
+	return n, nil
+}
+
+func (c *stampConn) SetReadDeadline(time.Time) error { return nil }
+
+// The publish-rate limiter judges a packet first by when it arrived: the
+// guard stamps each read from the network, and a packet it hands out carries
+// the stamp of the read that completed it.
+func TestGuard_PacketCarriesTheTimeOfItsRead(t *testing.T) {
+	connect := connectPacket(t, 4, "stamps")
+	publish := encode(t, 4, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: "a/b", Payload: []byte("1")})
+	c := &stampConn{chunks: [][]byte{connect, publish[:3], publish[3:]}}
+	g := newGuardConn(c, GuardConfig{Logger: slog.New(slog.DiscardHandler)}.withDefaults())
+	if _, err := io.ReadFull(g, make([]byte, len(connect))); err != nil {
+		t.Fatal(err)
+	}
+	if g.Arrived() < c.at[0] {
+		t.Fatalf("CONNECT stamped %d, before the read that brought it (%d)", g.Arrived(), c.at[0])
+	}
+	if _, err := io.ReadFull(g, make([]byte, len(publish))); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.at) != 3 || g.Arrived() < c.at[2] {
+		t.Fatalf("PUBLISH stamped %d, before the read that completed it (reads at %v)", g.Arrived(), c.at)
 	}
 }
