@@ -23,18 +23,17 @@ func throttleAccount(name string) string {
 // throttle. A wait above zero means the name or address must still wait and
 // nothing was checked (the attempt counts as throttled);
 // storage.ErrBadCredentials counts a failure, and a good password clears the
-// name's count.
+// name's count. Checks in flight count against the free allowance, so that
+// guesses sent at once are throttled as guesses sent one after another.
 func (p *Portal) checkPassword(name, password, addr string) (storage.User, time.Duration, error) {
 	account := throttleAccount(name)
-	if wait := p.throttle.Wait(account, addr); wait > 0 {
+	if wait := p.throttle.Begin(account, addr); wait > 0 {
 		p.cfg.Metrics.Throttled("web")
 		return storage.User{}, wait, nil
 	}
 	u, err := p.store.CheckPassword(name, password)
-	switch {
-	case errors.Is(err, storage.ErrBadCredentials):
-		p.throttle.Fail(account, addr)
-	case err == nil:
+	p.throttle.End(account, addr, errors.Is(err, storage.ErrBadCredentials))
+	if err == nil {
 		p.throttle.Succeed(account)
 	}
 	return u, 0, err

@@ -3,7 +3,14 @@ package oauthweb
 import (
 	"net/http"
 	"net/url"
+	"path/filepath"
+	"sync"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wotkit/wotkit/storage"
+	"github.com/wotkit/wotkit/throttle"
 )
 
 func TestThrottle_JunkNamesNotTracked(t *testing.T) {
@@ -81,5 +88,48 @@ func TestAPI_BasicPasswordThrottled(t *testing.T) {
 	e := decode[apiErrorBody](t, body)
 	if e.Error.Status != 429 || e.Error.Message == "" {
 		t.Fatalf("body %s", body)
+	}
+}
+
+// TestLogin_ConcurrentGuessesAreThrottled: guesses sent at once are throttled
+// as guesses sent one after another: no more than the free allowance is
+// checked, however many arrive before the first failure is recorded. (The
+// store hashes at bcrypt's default cost, so that a check takes as long as it
+// does in production.)
+func TestLogin_ConcurrentGuessesAreThrottled(t *testing.T) {
+	store, err := storage.Open(filepath.Join(t.TempDir(), "wotkit.db"), storage.Options{BcryptCost: bcrypt.DefaultCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := store.CreateUser(storage.NewUser{Name: "alice", Password: "alice-password"}); err != nil {
+		t.Fatal(err)
+	}
+	env := newTestEnv(t, func(c *Config) { c.Store = store })
+	env.stopThrottleClock()
+	const guesses = 16
+	var (
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+		mu      sync.Mutex
+		answers = map[int]int{}
+	)
+	for range guesses {
+		wg.Go(func() {
+			<-start
+			res, _ := env.apiCall("GET", "/api/v1/me", "alice", "guess", "")
+			mu.Lock()
+			answers[res.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	if answers[http.StatusUnauthorized] > throttle.Default.Free || answers[http.StatusUnauthorized]+answers[http.StatusTooManyRequests] != guesses {
+		t.Fatalf("answers %v: want at most %d guesses checked (401), the rest refused (429)", answers, throttle.Default.Free)
 	}
 }

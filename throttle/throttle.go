@@ -38,6 +38,7 @@ type Throttle struct {
 
 type strikes struct {
 	failures int
+	pending  int       // tries Begin let through that have not ended
 	last     time.Time // last failure
 	until    time.Time // refused before this
 }
@@ -75,14 +76,86 @@ func (t *Throttle) Wait(subject, addr string) time.Duration {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var d time.Duration
-	if s := t.subjects[subject]; subject != "" && s != nil {
-		d = max(d, s.until.Sub(now))
+	return t.wait(subject, AddrKey(addr), now)
+}
+
+// Begin is Wait for a try about to be made. When it returns 0 the try is in
+// flight until End, and counts against what is left of the free allowances
+// of subject and addr: tries made at once cannot all pass before the first
+// of them fails. Past an allowance, one try at a time is let through.
+func (t *Throttle) Begin(subject, addr string) time.Duration {
+	now := t.now()
+	key := AddrKey(addr)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d := t.wait(subject, key, now); d > 0 {
+		return d
 	}
-	if s := t.addrs[AddrKey(addr)]; s != nil {
-		d = max(d, s.until.Sub(now))
+	if subject != "" {
+		t.entry(t.subjects, subject, now).pending++
+	}
+	t.entry(t.addrs, key, now).pending++
+	return 0
+}
+
+// End ends a try that Begin let through; a failed one counts as Fail does.
+// (Call Succeed after a success.)
+func (t *Throttle) End(subject, addr string, failed bool) {
+	now := t.now()
+	key := AddrKey(addr)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if subject != "" {
+		settle(t.subjects, subject)
+	}
+	settle(t.addrs, key)
+	if failed {
+		t.fail(subject, key, now)
+	}
+}
+
+// settle ends a try in flight of the record under key, and drops the record
+// when it holds nothing more.
+func settle(table map[string]*strikes, key string) {
+	s := table[key]
+	if s == nil {
+		return // Succeed forgot it meanwhile
+	}
+	s.pending = max(s.pending-1, 0)
+	if s.pending == 0 && s.failures == 0 {
+		delete(table, key)
+	}
+}
+
+// wait is Wait under t.mu, for an address key.
+func (t *Throttle) wait(subject, key string, now time.Time) time.Duration {
+	var d time.Duration
+	if subject != "" {
+		d = t.refusal(t.subjects[subject], now, t.cfg.Free)
+	}
+	return max(d, t.refusal(t.addrs[key], now, t.addrFree()))
+}
+
+// refusal is how long s refuses a try at now: until its refusal ends, and,
+// while the tries in flight could use up what is left of its free allowance
+// (past it: while one is in flight), for Base, the shortest refusal.
+func (t *Throttle) refusal(s *strikes, now time.Time, free int) time.Duration {
+	if s == nil {
+		return 0
+	}
+	d := s.until.Sub(now)
+	if s.pending > 0 && s.pending >= max(free-s.failures, 1) {
+		d = max(d, t.cfg.Base)
 	}
 	return max(d, 0)
+}
+
+// addrFree is the failures one address is allowed before refusals start.
+func (t *Throttle) addrFree() int {
+	if t.cfg.AddrFree == 0 {
+		return t.cfg.Free
+	}
+	return t.cfg.AddrFree
 }
 
 // Fail records a failed try for subject (if any) and addr.
@@ -90,14 +163,15 @@ func (t *Throttle) Fail(subject, addr string) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.fail(subject, AddrKey(addr), now)
+}
+
+// fail is Fail under t.mu, for an address key.
+func (t *Throttle) fail(subject, key string, now time.Time) {
 	if subject != "" {
 		t.strike(t.subjects, subject, now, t.cfg.Free)
 	}
-	free := t.cfg.AddrFree
-	if free == 0 {
-		free = t.cfg.Free
-	}
-	t.strike(t.addrs, AddrKey(addr), now, free)
+	t.strike(t.addrs, key, now, t.addrFree())
 }
 
 // Succeed forgets the failures of subject. The address keeps its count: one
@@ -109,14 +183,7 @@ func (t *Throttle) Succeed(subject string) {
 }
 
 func (t *Throttle) strike(table map[string]*strikes, key string, now time.Time, free int) {
-	s := table[key]
-	if s == nil {
-		if len(table) >= t.cfg.MaxEntries {
-			t.evict(table, now)
-		}
-		s = &strikes{}
-		table[key] = s
-	}
+	s := t.entry(table, key, now)
 	s.failures++
 	s.last = now
 	if over := s.failures - free; over >= 0 {
@@ -128,6 +195,19 @@ func (t *Throttle) strike(table map[string]*strikes, key string, now time.Time, 
 	}
 }
 
+// entry returns the record under key, adding one if there is none.
+func (t *Throttle) entry(table map[string]*strikes, key string, now time.Time) *strikes {
+	s := table[key]
+	if s == nil {
+		if len(table) >= t.cfg.MaxEntries {
+			t.evict(table, now)
+		}
+		s = &strikes{}
+		table[key] = s
+	}
+	return s
+}
+
 // evict drops forgotten records and, if the table is still full, one more:
 // the record not refusing anyone whose last failure is oldest, or, when every
 // record is refusing, the one whose refusal ends first. A flood of new names
@@ -137,6 +217,7 @@ func (t *Throttle) evict(table map[string]*strikes, now time.Time) {
 	for k, s := range table {
 		refusing := now.Before(s.until)
 		switch {
+		case s.pending > 0: // a try is in flight: End will look for it
 		case !refusing && now.Sub(s.last) > t.cfg.Forget:
 			delete(table, k)
 		case !refusing && (idle == "" || s.last.Before(table[idle].last)):

@@ -92,3 +92,43 @@ func (t *Throttle) size() (subjects, addrs int) {
 	defer t.mu.Unlock()
 	return len(t.subjects), len(t.addrs)
 }
+
+// TestThrottle_TriesInFlightCountAgainstTheAllowance: tries that Begin let
+// through count as failures until they end, so that no more than the free
+// allowance can be under way at once; past it, one try at a time.
+func TestThrottle_TriesInFlightCountAgainstTheAllowance(t *testing.T) {
+	th, now := fakeClock(Default)
+	for i := range Default.Free {
+		if w := th.Begin("alice", "192.0.2.1"); w != 0 {
+			t.Fatalf("try %d in flight: wait %v, want none", i+1, w)
+		}
+	}
+	if w := th.Begin("alice", "192.0.2.2"); w != time.Second {
+		t.Fatalf("a try past the allowance while %d are in flight: wait %v, want 1s", Default.Free, w)
+	}
+	if w := th.Begin("bobby", "192.0.2.1"); w != time.Second {
+		t.Fatalf("another account from the same address: wait %v, want 1s", w)
+	}
+	for range Default.Free {
+		th.End("alice", "192.0.2.1", true)
+	}
+	if w := th.Wait("alice", "192.0.2.2"); w != time.Second {
+		t.Fatalf("after %d failures: wait %v, want 1s", Default.Free, w)
+	}
+	*now = now.Add(time.Second)
+	if w := th.Begin("alice", "192.0.2.2"); w != 0 {
+		t.Fatalf("after the wait: %v", w)
+	}
+	if w := th.Begin("alice", "192.0.2.3"); w != time.Second {
+		t.Fatalf("a second try past the allowance while one is in flight: wait %v, want 1s", w)
+	}
+	th.End("alice", "192.0.2.2", false)
+	th.Succeed("alice")
+	if w := th.Begin("alice", "192.0.2.3"); w != 0 {
+		t.Fatalf("after a success: wait %v", w)
+	}
+	th.End("alice", "192.0.2.3", false)
+	if subjects, addrs := th.size(); subjects != 0 || addrs != 1 {
+		t.Errorf("records left: %d subjects, %d addresses; want 0 and 1 (the address that failed)", subjects, addrs)
+	}
+}
