@@ -30,11 +30,16 @@ func csrfToken(base string) string {
 
 // checkCSRF refuses, with 403, a form whose token (read from its body only) is
 // not the one bound to base, or that a browser says comes from another site.
+// A body that cannot be read is not taken for a missing token: it gets
+// readForm's 413 or 400.
 func checkCSRF(c echo.Context, base string) error {
 	refused := newError(http.StatusForbidden,
 		"This form has expired or did not come from this site. Go back, reload the page and try again.")
 	if c.Request().Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return refused
+	}
+	if err := readForm(c); err != nil {
+		return err
 	}
 	got := c.Request().PostFormValue(csrfField)
 	want := csrfToken(base)
@@ -70,6 +75,9 @@ func (p *Portal) preSessionValue(c echo.Context) string {
 // checkPreCSRF checks the token of a login or sign-up form: bound to the
 // pre-session cookie, or to the session when a signed-in user sent it.
 func (p *Portal) checkPreCSRF(c echo.Context) error {
+	if err := readForm(c); err != nil {
+		return err // before the fallback below reads the form again, as empty
+	}
 	err := checkCSRF(c, p.preSessionValue(c))
 	if s := sessionOf(c); err != nil && s != nil {
 		return checkCSRF(c, s.token)

@@ -3,6 +3,7 @@ package oauthweb
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -97,5 +98,29 @@ func TestCSRF_CrossSiteFetchRefused(t *testing.T) {
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	if res, _ := b.do(req); res.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-site: %d, want 403", res.StatusCode)
+	}
+}
+
+// TestCSRF_OversizedFormIsTooLargeNotExpired: a form body over the limit is
+// answered 413, saying so, rather than 403 "this form has expired", which
+// would send the user to reload and lose what they typed for nothing; it
+// changes nothing.
+func TestCSRF_OversizedFormIsTooLargeNotExpired(t *testing.T) {
+	env := newTestEnv(t)
+	env.user("alice", "alice-password")
+	big := strings.Repeat("a", maxBodyBytes)
+	anon := env.browser("127.0.0.1")
+	res, body := anon.submit("/login", "/login", url.Values{"username": {"alice"}, "password": {"alice-password"}, "next": {"/" + big}})
+	if res.StatusCode != http.StatusRequestEntityTooLarge || !contains(body, "request body too large") {
+		t.Errorf("login: %d, want 413 saying why", res.StatusCode)
+	}
+	b := env.browser("127.0.0.1")
+	b.login("alice", "alice-password")
+	res, body = b.submit("/keys/new", "/keys", url.Values{"name": {"weather"}, "description": {big}})
+	if res.StatusCode != http.StatusRequestEntityTooLarge || !contains(body, "request body too large") {
+		t.Errorf("new key: %d, want 413 saying why", res.StatusCode)
+	}
+	if keys, _ := env.store.KeysOf("alice"); len(keys) != 0 {
+		t.Fatalf("an oversized form made %d keys", len(keys))
 	}
 }

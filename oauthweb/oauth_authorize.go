@@ -216,7 +216,10 @@ func sessionHash(token string) string {
 func (p *Portal) oauthFormAction(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		target := c.QueryParam("next")
-		if target == "" {
+		if target == "" && c.Request().Method == http.MethodPost {
+			if err := readForm(c); err != nil {
+				return err // before FormValue reads a body it cannot parse as empty
+			}
 			target = c.FormValue("next")
 		}
 		if u, err := url.Parse(safeNext(target)); err == nil && u.Path == authorizePath {

@@ -140,8 +140,8 @@ func (p *Portal) logout(c echo.Context) error {
 // query, and refuses (400) a request whose query carries one of secrets:
 // logs, browser history and Referer headers keep URLs.
 func bodyForm(c echo.Context, secrets ...string) (url.Values, error) {
-	if _, err := c.FormParams(); err != nil {
-		return nil, &httpError{Status: http.StatusBadRequest, Message: "The form could not be read.", Cause: err}
+	if err := readForm(c); err != nil {
+		return nil, err
 	}
 	r := c.Request()
 	if name := inQuery(r, secrets); name != "" {
@@ -150,6 +150,18 @@ func bodyForm(c echo.Context, secrets ...string) (url.Values, error) {
 			"the field "+name+" is in the URL's query")
 	}
 	return r.PostForm, nil
+}
+
+// readForm parses the request's form, its body included: 413 for a body over
+// maxBodyBytes, 400 for one that cannot be read as a form.
+func readForm(c echo.Context) error {
+	if _, err := c.FormParams(); err != nil {
+		if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+			return asHTTPError(err)
+		}
+		return &httpError{Status: http.StatusBadRequest, Message: "The form could not be read.", Cause: err}
+	}
+	return nil
 }
 
 // inQuery returns the first of names that r's URL query carries, or "":
