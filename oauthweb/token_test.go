@@ -367,3 +367,25 @@ func TestTokenEndpoints_SecretsInTheQueryAreRefused(t *testing.T) {
 		t.Fatalf("refresh after the refusals: %d %v", res.StatusCode, body)
 	}
 }
+
+// RFC 6749 section 6: a refresh may narrow the access token's scope, but the
+// new refresh token's scope is identical to the one presented, and a refresh
+// that names no scope gets all of it back.
+func TestRefresh_NarrowingKeepsTheRefreshTokensScope(t *testing.T) {
+	w := newOAuthWorld(t, false)
+	code, verifier := w.code(t)
+	tok := w.exchange(t, code, verifier)
+	res, narrowed := w.tokenRequest(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "scope": {"read"}},
+		w.app.ClientID, w.secret)
+	if res.StatusCode != http.StatusOK || narrowed["scope"] != "read" {
+		t.Fatalf("narrowing refresh: %d %v", res.StatusCode, narrowed)
+	}
+	refresh := narrowed["refresh_token"].(string)
+	if _, info := w.clientPost(t, "/api/oauth/introspect", url.Values{"token": {refresh}}, w.app.ClientID, w.secret); info["scope"] != "read write" {
+		t.Errorf("the new refresh token's scope: %v, want read write", info["scope"])
+	}
+	res, body := w.refresh(t, refresh)
+	if res.StatusCode != http.StatusOK || body["scope"] != "read write" {
+		t.Fatalf("refresh without a scope after narrowing: %d %v, want read write", res.StatusCode, body)
+	}
+}

@@ -83,7 +83,7 @@ func (s *Store) RedeemCode(req CodeRedemption) (IssuedTokens, error) {
 		if err != nil {
 			return issue{}, fmt.Errorf("stored scope: %w", err)
 		}
-		is.scope = scope
+		is.scope, is.refreshScope = scope, scope
 		c.Used = true // kept, used, until it expires, so that a replay is recognised
 		return is, putJSON(b, string(h[:]), c)
 	})
@@ -94,10 +94,11 @@ func (s *Store) RedeemCode(req CodeRedemption) (IssuedTokens, error) {
 // the refresh token was issued to req.ClientID, has not expired, that the
 // user's grant to the client still stands (ErrInvalidGrant), and that
 // req.Scope, if given, only narrows the token's scope (ErrInvalidScope); a
-// failed check changes nothing. A refresh token presented again after it was
-// rotated revokes its whole family and is ErrReplayed. Otherwise it is
-// consumed and a new access and refresh token issued in its family, whose
-// plaintext is returned. The access token issued with the old refresh token
+// failed check changes nothing. A narrower scope is the new access token's:
+// the new refresh token keeps the scope of the one presented (RFC 6749
+// section 6). A refresh token presented again after it was rotated revokes
+// its whole family and is ErrReplayed. Otherwise it is consumed and a new
+// access and refresh token issued in its family, whose plaintext is returned. The access token issued with the old refresh token
 // lives on until it expires, so that a live MQTT session is not cut by its
 // application refreshing.
 func (s *Store) RotateRefresh(req RefreshRotation) (IssuedTokens, error) {
@@ -118,12 +119,13 @@ func (s *Store) RotateRefresh(req RefreshRotation) (IssuedTokens, error) {
 		if !r.refreshLive(now) {
 			return issue{}, refused("the refresh token has expired")
 		}
-		if is.scope, err = ParseScope(r.Scope); err != nil {
+		if is.refreshScope, err = ParseScope(r.refreshScope()); err != nil {
 			return issue{}, fmt.Errorf("stored scope: %w", err)
 		}
+		is.scope = is.refreshScope
 		if req.Scope != 0 {
-			if !is.scope.Has(req.Scope) {
-				return issue{}, fmt.Errorf("%w: a refresh may not widen the scope granted (%s)", ErrInvalidScope, is.scope)
+			if !is.refreshScope.Has(req.Scope) {
+				return issue{}, fmt.Errorf("%w: a refresh may not widen the scope granted (%s)", ErrInvalidScope, is.refreshScope)
 			}
 			is.scope = req.Scope
 		}
@@ -133,10 +135,12 @@ func (s *Store) RotateRefresh(req RefreshRotation) (IssuedTokens, error) {
 }
 
 // issue is what a consumed code or refresh token lets a grant issue, or,
-// with replay, the family that a replay of it revokes.
+// with replay, the family that a replay of it revokes. The new refresh
+// token's scope is the one presented (RFC 6749 section 6), which a refresh
+// may narrow for the access token only.
 type issue struct {
 	user, clientID, redirectURI, family string
-	scope                               Scope
+	scope, refreshScope                 Scope // of the access and the refresh token
 	replay                              bool
 }
 
@@ -165,7 +169,7 @@ func (s *Store) redeem(what string, life Lifetimes, consume func(tx *bolt.Tx, no
 		out = IssuedTokens{Access: access, Refresh: refresh, Scope: is.scope, AccessExpiresIn: life.Access}
 		return nil, insertToken(tx, &tokenRecord{
 			ID: newID('T'), ClientID: is.clientID, UserID: is.user, Scope: is.scope.String(),
-			RedirectURI: is.redirectURI, Family: is.family,
+			RefreshScope: is.refreshScope.String(), RedirectURI: is.redirectURI, Family: is.family,
 			AccessHash: HashSecret(access), AccessCreateAt: now, AccessExpiresIn: life.Access,
 			HasRefresh: true, RefreshHash: HashSecret(refresh), RefreshCreateAt: now, RefreshExpiresIn: life.Refresh,
 		})

@@ -35,7 +35,7 @@ type tokenRecord struct {
 	ID               string        `json:"id"`
 	ClientID         string        `json:"client_id"`
 	UserID           string        `json:"user_id"`
-	Scope            string        `json:"scope"`
+	Scope            string        `json:"scope"` // the access token's
 	RedirectURI      string        `json:"redirect_uri"`
 	Family           string        `json:"family"`
 	AccessHash       [32]byte      `json:"access_hash"`
@@ -47,6 +47,17 @@ type tokenRecord struct {
 	RefreshCreateAt  time.Time     `json:"refresh_create_at"`
 	RefreshExpiresIn time.Duration `json:"refresh_expires_in"`
 	RefreshUsed      bool          `json:"refresh_used"`
+	// RefreshScope is the refresh token's scope, wider than the access
+	// token's when a refresh narrowed that (RFC 6749 section 6); empty: Scope.
+	RefreshScope string `json:"refresh_scope,omitempty"`
+}
+
+// refreshScope returns the refresh token's scope.
+func (r *tokenRecord) refreshScope() string {
+	if r.RefreshScope != "" {
+		return r.RefreshScope
+	}
+	return r.Scope
 }
 
 func (r *tokenRecord) accessExpiry() time.Time { return r.AccessCreateAt.Add(r.AccessExpiresIn) }
@@ -281,7 +292,7 @@ func (s *Store) IntrospectToken(token string) (TokenInfo, error) {
 		}
 		if r, err := recordByHash(tx, 'r', h); err == nil {
 			info = TokenInfo{Active: r.refreshLive(now), Kind: "refresh_token", ID: r.ID, ClientID: r.ClientID,
-				User: r.UserID, Scope: r.Scope, IssuedAt: r.RefreshCreateAt, ExpiresAt: r.refreshExpiry()}
+				User: r.UserID, Scope: r.refreshScope(), IssuedAt: r.RefreshCreateAt, ExpiresAt: r.refreshExpiry()}
 			return nil
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
