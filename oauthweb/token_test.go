@@ -389,3 +389,18 @@ func TestRefresh_NarrowingKeepsTheRefreshTokensScope(t *testing.T) {
 		t.Fatalf("refresh without a scope after narrowing: %d %v, want read write", res.StatusCode, body)
 	}
 }
+
+// RFC 6749 section 4.1.2: a code used twice revokes what was issued from it,
+// also after the code has expired and the sweep of expired records has run:
+// a used code is kept as long as anything issued from it lives.
+func TestCodeReplay_AfterExpiryAndSweepStillRevokes(t *testing.T) {
+	w := newOAuthWorld(t, false)
+	code, verifier := w.code(t)
+	tok := w.exchange(t, code, verifier)
+	if _, err := w.env.store.Sweep(time.Now().Add(codeTTL + time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+	wantInvalidGrant(t, "a code replayed after it expired", err)
+	w.wantDead(t, "the access token issued from the replayed code", tok.AccessToken)
+}

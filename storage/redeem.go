@@ -84,7 +84,7 @@ func (s *Store) RedeemCode(req CodeRedemption) (IssuedTokens, error) {
 			return issue{}, fmt.Errorf("stored scope: %w", err)
 		}
 		is.scope, is.refreshScope = scope, scope
-		c.Used = true // kept, used, until it expires, so that a replay is recognised
+		c.Used = true // kept, used, while its family is stored (Sweep), so that a replay is recognised
 		return is, putJSON(b, string(h[:]), c)
 	})
 }

@@ -80,8 +80,8 @@ func (r *tokenRecord) refreshLive(now time.Time) bool {
 	return r.HasRefresh && !r.RefreshUsed && (exp.IsZero() || now.Before(exp))
 }
 
-// codeRecord is an authorization code, stored by hash, kept after use until
-// it expires so that a replay is recognised.
+// codeRecord is an authorization code, stored by hash, kept after use while
+// anything issued from it is stored, so that a replay is recognised.
 type codeRecord struct {
 	ClientID        string        `json:"client_id"`
 	UserID          string        `json:"user_id"`
@@ -207,6 +207,20 @@ func deleteTokenIDs(tx *bolt.Tx, match func(*tokenRecord) bool) ([]string, error
 		ids = append(ids, r.ID)
 	}
 	return ids, nil
+}
+
+// storedFamilies returns the families of which a token record is stored.
+func storedFamilies(tx *bolt.Tx) (map[string]bool, error) {
+	families := map[string]bool{}
+	err := tx.Bucket(bucketTokens).ForEach(func(_, v []byte) error {
+		var r tokenRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode token record: %w", err)
+		}
+		families[r.Family] = true
+		return nil
+	})
+	return families, err
 }
 
 // revokeFamily deletes every token issued from one authorization code.
@@ -338,18 +352,24 @@ func (s *Store) RevokeToken(clientID, token string) error {
 }
 
 // Sweep deletes authorization codes and token records that can no longer be
-// used at now, and returns how many it deleted.
+// used at now, and returns how many it deleted. A used code is kept while
+// anything issued from it is stored, so that its replay still revokes that
+// (RFC 6749 section 4.1.2).
 func (s *Store) Sweep(now time.Time) (int, error) {
 	n := 0
 	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
-		codes, err := deleteCodes(tx, func(c *codeRecord) bool { return c.expired(now) })
-		if err != nil {
-			return nil, err
-		}
 		ids, err := deleteTokenIDs(tx, func(r *tokenRecord) bool {
 			refreshDead := !r.HasRefresh || (r.RefreshExpiresIn != 0 && !now.Before(r.refreshExpiry()))
 			return !r.accessLive(now) && refreshDead
 		})
+		if err != nil {
+			return nil, err
+		}
+		live, err := storedFamilies(tx)
+		if err != nil {
+			return nil, err
+		}
+		codes, err := deleteCodes(tx, func(c *codeRecord) bool { return c.expired(now) && !(c.Used && live[c.Family]) })
 		n = codes + len(ids)
 		return nil, err
 	})
