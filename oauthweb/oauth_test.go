@@ -2,6 +2,7 @@ package oauthweb
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -487,5 +488,16 @@ func TestLoginForAuthorization_FormMayReachTheApplication(t *testing.T) {
 		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self';") {
 			t.Errorf("%s: CSP %q, want form-action 'self' only", path, csp)
 		}
+	}
+}
+
+// go-oauth2's default code generator gives an MD5 of a UUID: under 128 bits
+// of randomness. wotkit's codes are 256 bits from crypto/rand with a prefix.
+func TestCode_Is256BitsPrefixed(t *testing.T) {
+	w := newOAuthWorld(t, false)
+	code, _ := w.code(t)
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(code, storage.PrefixAuthCode))
+	if !strings.HasPrefix(code, storage.PrefixAuthCode) || err != nil || len(raw) != 32 {
+		t.Fatalf("code %q: want %s and 32 random bytes, base64url (%v)", code, storage.PrefixAuthCode, err)
 	}
 }
