@@ -221,3 +221,18 @@ func TestConsent_UnknownDecisionKeepsTheRequest(t *testing.T) {
 		t.Fatalf("allow after an unknown decision: %d %s", res.StatusCode, body)
 	}
 }
+
+// An application deleted while its consent page waits gets nothing from an
+// Allow: the user sees an error page saying so, not a server error.
+func TestConsent_ApplicationDeletedMeanwhileIsAnErrorPage(t *testing.T) {
+	w := newOAuthWorld(t, false)
+	request, csrf := consentPage(t, w.alice, w.authPath("s"))
+	if err := w.env.store.DeleteApp(w.app.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	res, body := w.alice.post(authorizePath, url.Values{"request": {request}, csrfField: {csrf}, "decision": {"allow"}})
+	wantHTMLError(t, res, body, http.StatusBadRequest)
+	if res.Header.Get("Location") != "" {
+		t.Errorf("redirected to %q", res.Header.Get("Location"))
+	}
+}

@@ -71,7 +71,9 @@ func (p *Portal) consent(c echo.Context) error {
 		return newError(http.StatusBadRequest, "This authorization request has expired or was already answered. Start again from the application.")
 	}
 	if decision == "allow" {
-		if _, err := p.store.SaveGrant(s.user.Name, pc.req.App.ClientID, pc.req.Scope); err != nil {
+		if _, err := p.store.SaveGrant(s.user.Name, pc.req.App.ClientID, pc.req.Scope); errors.Is(err, storage.ErrNotFound) {
+			return newError(http.StatusBadRequest, "This application was deleted while you decided: it can no longer be allowed.")
+		} else if err != nil {
 			return internalError(err)
 		}
 		p.log.Info("oauth consent", "user", s.user.Name, "client_id", pc.req.App.ClientID, "scope", pc.req.Scope.String())
