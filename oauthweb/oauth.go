@@ -171,7 +171,7 @@ func (o *oauthServer) requireClient(r *http.Request, form url.Values) (storage.A
 	id, secret, basic := r.BasicAuth()
 	formID := form.Get("client_id")
 	if basic {
-		if form.Has("client_secret") {
+		if form.Get("client_secret") != "" { // empty: omitted (RFC 6749 section 3.2)
 			return storage.App{}, errInvalidRequest("use one client authentication method, not Basic and client_secret both")
 		}
 		var err1, err2 error

@@ -501,3 +501,15 @@ func TestCode_Is256BitsPrefixed(t *testing.T) {
 		t.Fatalf("code %q: want %s and 32 random bytes, base64url (%v)", code, storage.PrefixAuthCode, err)
 	}
 }
+
+// RFC 6749 section 3.2: a parameter sent without a value is as if omitted,
+// so an empty client_secret beside Basic credentials is no second method.
+func TestClientAuth_EmptyFormSecretBesideBasicIsOmitted(t *testing.T) {
+	w := newOAuthWorld(t, false)
+	code, verifier := w.code(t)
+	res, body := w.tokenRequest(t, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
+		"redirect_uri": {redirectURI}, "client_secret": {""}}, w.app.ClientID, w.secret)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("Basic with an empty client_secret: %d %v", res.StatusCode, body)
+	}
+}
