@@ -236,3 +236,23 @@ func TestConsent_ApplicationDeletedMeanwhileIsAnErrorPage(t *testing.T) {
 		t.Errorf("redirected to %q", res.Header.Get("Location"))
 	}
 }
+
+// TestConsent_PublicClientAskedEveryTime: a confidential client that alice
+// allowed gets its next codes without a page (it authenticates when it
+// redeems them); a public client cannot prove who it is, so any program that
+// sends its client id and listens on its redirect URI could take tokens
+// silently: alice is asked every time (RFC 6749 section 10.2, RFC 8252
+// section 8.6).
+func TestConsent_PublicClientAskedEveryTime(t *testing.T) {
+	for _, public := range []bool{false, true} {
+		w := newOAuthWorld(t, public)
+		w.code(t) // alice allows once
+		res, body := w.alice.get(w.authPath("again"))
+		switch {
+		case public && (res.StatusCode != http.StatusOK || !requestInput.MatchString(body)):
+			t.Fatalf("public client allowed before: %d, want the consent page again", res.StatusCode)
+		case !public && res.StatusCode != http.StatusSeeOther:
+			t.Fatalf("confidential client allowed before: %d, want a redirect with a code", res.StatusCode)
+		}
+	}
+}

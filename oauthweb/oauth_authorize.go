@@ -36,8 +36,12 @@ func (p *Portal) authorize(c echo.Context) error {
 	if s == nil {
 		return toLogin(c)
 	}
-	// Consent already given for at least this scope is not asked again.
-	if g, err := p.store.GrantOf(s.user.Name, req.App.ClientID); err == nil && g.Scope.Has(req.Scope) {
+	// Consent already given for at least this scope is not asked again of a
+	// confidential client, which proves who it is when it redeems the code. A
+	// public client cannot: any program on the device may send its client id
+	// and receive at its loopback or private-use redirect URI, so the user is
+	// asked every time (RFC 6749 section 10.2, RFC 8252 section 8.6).
+	if g, err := p.store.GrantOf(s.user.Name, req.App.ClientID); err == nil && g.Scope.Has(req.Scope) && !req.App.Public {
 		return p.issueCode(c, req, s.user.Name)
 	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return internalError(err)
