@@ -119,6 +119,8 @@ func TestAppNew_BadInputSaysWhy(t *testing.T) {
 		{"no redirect URI", url.Values{"name": {"x"}, "redirect_uris": {"\r\n "}}, "An application needs at least one redirect URI."},
 		{"plain http", url.Values{"name": {"x"}, "redirect_uris": {"http://evil.example/cb"}}, "http is allowed only for localhost"},
 		{"fragment", url.Values{"name": {"x"}, "redirect_uris": {"https://a.example/cb#frag"}}, "must not have a fragment"},
+		{"state in query", url.Values{"name": {"x"}, "redirect_uris": {"https://a.example/cb?state=1"}}, "must not carry state"},
+		{"query not a form", url.Values{"name": {"x"}, "redirect_uris": {"https://a.example/cb?a=1;b=2"}}, "must be form-encoded"},
 		{"relative", url.Values{"name": {"x"}, "redirect_uris": {"/cb"}}, "must be absolute"},
 	}
 	for _, tc := range cases {

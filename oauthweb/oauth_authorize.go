@@ -105,20 +105,21 @@ func (p *Portal) issueCode(c echo.Context, req authRequest, user string) error {
 }
 
 // redirectBack sends the browser to the request's validated redirect URI with
-// params and the request's state (303, so the browser follows with GET).
+// params and the request's state (303, so the browser follows with GET). The
+// registered URI's own query is kept as registered, byte for byte, and the
+// parameters follow it (RFC 6749 section 3.1.2).
 func redirectBack(c echo.Context, req authRequest, params url.Values) error {
 	u, err := url.Parse(req.RedirectURI)
 	if err != nil {
 		return internalError(err) // registered URIs are validated at registration
 	}
-	q := u.Query()
-	for k, v := range params {
-		q[k] = v
-	}
 	if req.State != "" {
-		q.Set("state", req.State)
+		params.Set("state", req.State)
 	}
-	u.RawQuery = q.Encode()
+	if u.RawQuery != "" {
+		u.RawQuery += "&"
+	}
+	u.RawQuery += params.Encode()
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.Redirect(http.StatusSeeOther, u.String())
 }
@@ -155,7 +156,11 @@ func (o *oauthServer) parseAuthorize(q url.Values) (req authRequest, oerr *oauth
 		}
 		return req, errInvalidRequest(fmt.Sprintf("%s must be at most %d bytes", name, maxParamLen)), ""
 	}
-	if rt := q.Get("response_type"); rt != "code" {
+	switch q.Get("response_type") {
+	case "code":
+	case "":
+		return req, errInvalidRequest("response_type is missing (only code is supported)"), ""
+	default:
 		return req, &oauthError{"unsupported_response_type", "only response_type=code is supported", http.StatusBadRequest}, ""
 	}
 	scope := q.Get("scope")

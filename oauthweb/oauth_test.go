@@ -513,3 +513,36 @@ func TestClientAuth_EmptyFormSecretBesideBasicIsOmitted(t *testing.T) {
 		t.Fatalf("Basic with an empty client_secret: %d %v", res.StatusCode, body)
 	}
 }
+
+// TestRedirectURI_RegisteredQueryKept: a registered redirect URI's query is
+// kept as registered, and the code and state follow it (RFC 6749 section
+// 3.1.2); it was parsed and encoded again, its parameters reordered.
+func TestRedirectURI_RegisteredQueryKept(t *testing.T) {
+	w := newOAuthWorld(t, false)
+	registered := "https://dash.example.com/cb?tenant=b&site=a"
+	app, _, err := w.env.store.CreateApp("bob1", storage.NewApp{Name: "Tenant", RedirectURIs: []string{registered}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"response_type": {"code"}, "client_id": {app.ClientID}, "state": {"s"}}
+	request, csrf := consentPage(t, w.alice, "/api/oauth/authorize?"+q.Encode())
+	res, _ := w.alice.post("/api/oauth/authorize", url.Values{"request": {request}, csrfField: {csrf}, "decision": {"allow"}})
+	loc := res.Header.Get("Location")
+	u, err := url.Parse(loc)
+	if res.StatusCode != http.StatusSeeOther || err != nil || !strings.HasPrefix(loc, registered+"&") ||
+		u.Query().Get("code") == "" || u.Query().Get("state") != "s" {
+		t.Fatalf("%d Location %q, want %s&code=…&state=s", res.StatusCode, loc, registered)
+	}
+}
+
+// TestAuthorize_MissingResponseTypeIsInvalidRequest: a request without
+// response_type is malformed (invalid_request), not one of an unsupported
+// type (RFC 6749 section 4.1.2.1).
+func TestAuthorize_MissingResponseTypeIsInvalidRequest(t *testing.T) {
+	w := newOAuthWorld(t, false)
+	q := url.Values{"client_id": {w.app.ClientID}, "redirect_uri": {redirectURI}, "state": {"s"}}
+	got := w.approve(t, w.env.srv.URL+"/api/oauth/authorize?"+q.Encode(), "")
+	if got.Get("error") != "invalid_request" || got.Get("code") != "" || got.Get("state") != "s" {
+		t.Fatalf("redirect query %v, want error=invalid_request with the state", got)
+	}
+}

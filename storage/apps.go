@@ -59,8 +59,9 @@ func (na NewApp) validate() error {
 }
 
 // ValidateRedirectURI checks a redirect URI for registration (RFC 6749
-// section 3.1.2, RFC 8252): absolute, no fragment; https, or http on a
-// loopback host, or a private-use scheme with a dot (com.example.app:/cb).
+// section 3.1.2, RFC 8252): absolute, no fragment, no parameter in its query
+// that the server adds to it; https, or http on a loopback host, or a
+// private-use scheme with a dot (com.example.app:/cb).
 func ValidateRedirectURI(raw string) error {
 	bad := func(why string) error {
 		return fmt.Errorf("%w: redirect URI %q: %s", ErrInvalid, truncate(raw, 100), why)
@@ -78,6 +79,15 @@ func ValidateRedirectURI(raw string) error {
 		return bad("must not have a fragment")
 	case u.User != nil:
 		return bad("must not carry user information")
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return bad("its query must be form-encoded (name=value&…)")
+	}
+	for _, name := range []string{"code", "state", "error", "error_description"} {
+		if q.Has(name) {
+			return bad("its query must not carry " + name + ", which the server adds")
+		}
 	}
 	switch u.Scheme {
 	case "https":
