@@ -149,6 +149,9 @@ var clientAuthParams = []string{"client_id", "client_secret"}
 func clientForm(c echo.Context, names ...string) (url.Values, *oauthError) {
 	r := c.Request()
 	if err := r.ParseForm(); err != nil {
+		if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+			return nil, errInvalidRequest(fmt.Sprintf("the body may have at most %d bytes", mbe.Limit))
+		}
 		return nil, errInvalidRequest("the body must be application/x-www-form-urlencoded")
 	}
 	names = slices.Concat(names, clientAuthParams)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -403,4 +404,25 @@ func TestCodeReplay_AfterExpiryAndSweepStillRevokes(t *testing.T) {
 	_, err := w.conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
 	wantInvalidGrant(t, "a code replayed after it expired", err)
 	w.wantDead(t, "the access token issued from the replayed code", tok.AccessToken)
+}
+
+// TestTokenEndpoint_OversizedBodySaysSo: a body past the limit is refused as
+// invalid_request saying so (it was told to be form-encoded, which it was),
+// and the code it carried is not consumed.
+func TestTokenEndpoint_OversizedBodySaysSo(t *testing.T) {
+	w := newOAuthWorld(t, false)
+	code, verifier := w.code(t)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}, "code_verifier": {verifier}}
+	big := url.Values{"padding": {strings.Repeat("x", maxBodyBytes)}}
+	for k, v := range form {
+		big[k] = v
+	}
+	res, body := w.tokenRequest(t, big, w.app.ClientID, w.secret)
+	wantOAuthError(t, res, body, http.StatusBadRequest, "invalid_request")
+	if d, _ := body["error_description"].(string); !strings.Contains(d, "at most") {
+		t.Errorf("error_description %q, want the size limit", d)
+	}
+	if res, body := w.tokenRequest(t, form, w.app.ClientID, w.secret); res.StatusCode != http.StatusOK {
+		t.Fatalf("the code after the refused request: %d %v", res.StatusCode, body)
+	}
 }
