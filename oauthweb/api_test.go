@@ -168,6 +168,7 @@ func TestAPI_BadJSON(t *testing.T) {
 		{"no name", `{"description":"x"}`, "a key needs a name"},
 		{"blank name", `{"name":" \t "}`, "a key needs a name"},
 		{"line break in name", `{"name":"gateway\nroof"}`, "must not contain control characters"},
+		{"direction override in name", `{"name":"gateway\u202egnp.exe"}`, "must not contain control characters"},
 		{"bad permissions", `{"name":"x","permissions":"all"}`, "permissions must be"},
 	}
 	for _, tc := range cases {

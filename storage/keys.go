@@ -86,8 +86,8 @@ func validateLabel(what, name, description string) error {
 		return fmt.Errorf("%w: %s needs a name", ErrInvalid, what)
 	case !utf8.ValidString(name) || !utf8.ValidString(description):
 		return fmt.Errorf("%w: %s name and description must be UTF-8", ErrInvalid, what)
-	case strings.ContainsFunc(name, unicode.IsControl):
-		return fmt.Errorf("%w: %s name must not contain control characters such as line breaks", ErrInvalid, what)
+	case strings.ContainsFunc(name, isControl):
+		return fmt.Errorf("%w: %s name must not contain control characters such as line breaks or text-direction marks", ErrInvalid, what)
 	case utf8.RuneCountInString(name) > maxName:
 		return fmt.Errorf("%w: %s name is longer than %d characters", ErrInvalid, what, maxName)
 	case utf8.RuneCountInString(description) > maxDescription:
@@ -95,6 +95,12 @@ func validateLabel(what, name, description string) error {
 	}
 	return nil
 }
+
+// isControl reports whether r is a control character, or one that turns the
+// direction of the text after it (U+202E shows "gateway\u202egnp.exe" as
+// "gatewayexe.png"): a name shown to others, on a consent page above all,
+// must read as what it is.
+func isControl(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }
 
 // NewKey describes a key to create.
 type NewKey struct {
