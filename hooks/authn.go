@@ -135,7 +135,10 @@ func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
 		return r
 	}
 	a.throttle.Succeed(subject)
-	if pk.Connect.WillFlag && !g.CanPublish(pk.Connect.WillTopic) {
+	// A Will is published as the client: its topic must be one the client
+	// could PUBLISH to, which mochi checks for a PUBLISH (a topic name without
+	// wildcards, not in $SYS) but not for a Will [MQTT-3.3.2-2].
+	if pk.Connect.WillFlag && (!mqtt.IsValidFilter(pk.Connect.WillTopic, true) || !g.CanPublish(pk.Connect.WillTopic)) {
 		return refuseWill
 	}
 	// A delayed Will would outlive a revocation in mochi's delay queue, which

@@ -335,6 +335,38 @@ func TestWillOnForbiddenTopicRefusedAtConnect(t *testing.T) {
 	}
 }
 
+// A Will is published as if the client sent it, so its topic must be one the
+// client could PUBLISH to: a topic name, without wildcards [MQTT-4.7.1-1]
+// [MQTT-3.3.2-2], and not in $SYS, which no client publishes to (mochi drops
+// such a PUBLISH). mochi checks neither for a Will; without the check alice's
+// Will on alice/+ reached her subscribers under the topic "alice/+".
+func TestWillTopicWithWildcardsOrSysRefusedAtConnect(t *testing.T) {
+	w := newWorld(t)
+	sub := w.dial5(t, "will-sub", w.alice, w.alicePW)
+	subscribe5(t, sub, "alice/#")
+	cases := []struct{ user, pass, topic string }{
+		{w.alice, w.alicePW, "alice/+"},
+		{w.alice, w.alicePW, "alice/#"},
+		{w.alice, w.alicePW, "alice/+/data"},
+		{w.root, w.rootPW, "$SYS/broker/version"},
+	}
+	for i, c := range cases {
+		c5, ca, err := wotkittest.Dial5(t, w.addr, &paho.Connect{ClientID: fmt.Sprintf("will-%d", i), CleanStart: true,
+			Username: c.user, Password: []byte(c.pass), WillMessage: &paho.WillMessage{Topic: c.topic, Payload: []byte("gone")}})
+		if err == nil {
+			_ = c5.Disconnect(&paho.Disconnect{ReasonCode: 0x04}) // disconnect with Will message
+		}
+		if err == nil || ca == nil || ca.ReasonCode != 0x87 {
+			t.Errorf("will on %q: connack %+v err %v, want 0x87", c.topic, ca, err)
+		}
+	}
+	pub := w.dial5(t, "pub", w.alice, w.alicePW)
+	publish5(t, pub, "alice/marker", "marker")
+	if m := wotkittest.Expect(t, sub.Msgs); m.Topic != "alice/marker" {
+		t.Fatalf("subscriber got %+v before the marker: a Will was published", m)
+	}
+}
+
 func TestClientIDOfAnotherUserCannotBeTakenOver(t *testing.T) {
 	w := newWorld(t)
 	t.Run("live session", func(t *testing.T) {
