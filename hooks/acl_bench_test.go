@@ -127,7 +127,7 @@ func BenchmarkPublishHooks(b *testing.B) {
 	limits := Limits{PublishRate: 1e9, PublishBurst: 1e9} // checked, never reached
 	acl, cl := aclClientWith(b, limits)
 	limiter := NewLimiter(acl.sessions, limits)
-	wotkit := newHook(nil, acl, limiter, NewPublish(acl, limiter, NewRecorder(acl.sensors)))
+	wotkit := newHook(nil, acl, limiter, NewPublish(acl, limiter, NewRecorder(acl.sensors)), NewRetained(acl.sessions))
 	if acl.sessions.grant(cl).rate == nil {
 		b.Fatal("the client has no publish rate to check")
 	}
@@ -195,7 +195,7 @@ func BenchmarkConnectAuth(b *testing.B) {
 	server := mqtt.New(&mqtt.Options{})
 	sessions := newSessions(server, Limits{}, nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	authn := NewAuthn(store, sessions, NewRevoker(sessions, log), log)
+	authn := NewAuthn(store, sessions, NewRevoker(sessions, NewRetained(sessions), log), log)
 	pk := packets.Packet{Connect: packets.ConnectParams{
 		ClientIdentifier: "sensor-1", UsernameFlag: true, Username: []byte(k.ID), PasswordFlag: true, Password: []byte(pw),
 	}}

@@ -18,20 +18,21 @@ type Store interface {
 	Watch(fn func(storage.Event)) (cancel func())
 }
 
-// Install adds authentication, the ACL, limits and the publish checks to
-// server, as one mochi hook, and subscribes the revoker and the sensor view to
+// Install adds authentication, the ACL, limits, the publish checks and the
+// record of retained messages to server, as one mochi hook, and subscribes the revoker and the sensor view to
 // store's events; m (which may be nil) counts what they see. It returns the
 // session registry (for counts) and a function that stops the subscription.
 func Install(server *mqtt.Server, store Store, limits Limits, m *metrics.Metrics, log *slog.Logger) (*Sessions, func(), error) {
 	sessions := newSessions(server, limits, m)
-	revoker := NewRevoker(sessions, log)
+	retained := NewRetained(sessions)
+	revoker := NewRevoker(sessions, retained, log)
 	sensors, err := NewSensors(store, sessions)
 	if err != nil {
 		return nil, nil, err
 	}
 	acl := NewACL(sessions, sensors)
 	limiter := NewLimiter(sessions, limits)
-	h := newHook(NewAuthn(store, sessions, revoker, log), acl, limiter, NewPublish(acl, limiter, NewRecorder(sensors)))
+	h := newHook(NewAuthn(store, sessions, revoker, log), acl, limiter, NewPublish(acl, limiter, NewRecorder(sensors)), retained)
 	if err := server.AddHook(h, nil); err != nil {
 		return nil, nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
 	}
@@ -50,16 +51,17 @@ type hook struct {
 	acl      *ACL
 	limiter  *Limiter
 	publish  *Publish
+	retained *Retained
 	provides [256]bool
 }
 
 var _ mqtt.Hook = (*hook)(nil)
 
-func newHook(authn *Authn, acl *ACL, limiter *Limiter, publish *Publish) *hook {
-	h := &hook{authn: authn, acl: acl, limiter: limiter, publish: publish}
+func newHook(authn *Authn, acl *ACL, limiter *Limiter, publish *Publish, retained *Retained) *hook {
+	h := &hook{authn: authn, acl: acl, limiter: limiter, publish: publish, retained: retained}
 	for i := range h.provides {
 		b := byte(i)
-		h.provides[i] = authn.Provides(b) || acl.Provides(b) || limiter.Provides(b) || publish.Provides(b)
+		h.provides[i] = authn.Provides(b) || acl.Provides(b) || limiter.Provides(b) || publish.Provides(b) || retained.Provides(b)
 	}
 	return h
 }
@@ -119,3 +121,11 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	err := h.publish.OnPublish(cl, &pk)
 	return pk, err
 }
+
+// OnRetainMessage records who set a retained message (Retained).
+func (h *hook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, r int64) {
+	h.retained.OnRetainMessage(cl, pk, r)
+}
+
+// OnRetainedExpired forgets an expired retained message (Retained).
+func (h *hook) OnRetainedExpired(topic string) { h.retained.OnRetainedExpired(topic) }

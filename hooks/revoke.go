@@ -18,16 +18,18 @@ const disconnectWriteTimeout = 50 * time.Millisecond
 
 // Revoker ends every session of a credential that storage reports revoked:
 // it marks their grants revoked (the ACL then refuses all traffic at once),
-// drops their Wills, disconnects them, and purges their persistent sessions
-// (subscriptions and queued messages).
+// drops their Wills, disconnects them, purges their persistent sessions
+// (subscriptions and queued messages), and removes the retained messages
+// the credential set.
 type Revoker struct {
 	sessions *Sessions
+	retained *Retained
 	log      *slog.Logger
 }
 
-// NewRevoker returns a Revoker for sessions.
-func NewRevoker(sessions *Sessions, log *slog.Logger) *Revoker {
-	return &Revoker{sessions: sessions, log: log}
+// NewRevoker returns a Revoker for sessions and the retained messages they set.
+func NewRevoker(sessions *Sessions, retained *Retained, log *slog.Logger) *Revoker {
+	return &Revoker{sessions: sessions, retained: retained, log: log}
 }
 
 // HandleEvent acts on a storage event; register it with storage.Store.Watch.
@@ -46,7 +48,8 @@ func (r *Revoker) HandleEvent(e storage.Event) {
 	}
 }
 
-// Revoke ends every session found under a credential name and returns how many it ended.
+// Revoke ends every session found under a credential name, removes the
+// retained messages it set, and returns how many sessions it ended.
 func (r *Revoker) Revoke(credential string) int {
 	start := time.Now()
 	r.sessions.revocations.Add(1)
@@ -62,6 +65,7 @@ func (r *Revoker) Revoke(credential string) int {
 		wg.Go(func() { r.end(cl) })
 	}
 	wg.Wait()
+	r.retained.revoke(credential)
 	r.sessions.metrics.Revoked(len(clients), time.Since(start))
 	if len(clients) > 0 {
 		r.log.Info("mqtt sessions revoked", "credential", credential, "sessions", len(clients),

@@ -166,3 +166,66 @@ func TestRevocation_PurgesPersistentSessionAndQueue(t *testing.T) {
 		t.Fatalf("got %+v: a message queued for the revoked key was delivered", m)
 	}
 }
+
+// A retained message waits for every later subscriber: one that a revoked
+// credential set goes with it (PRODUCT: nothing it queued is delivered
+// afterwards), or a stolen key's retained command on a device's message
+// topic would reach the device at each of its subscriptions after the key was
+// deleted. Retained messages set by other credentials stay.
+func TestRevocation_RemovesTheRetainedMessagesOfTheCredential(t *testing.T) {
+	w := newWorld(t)
+	doomedID, doomedPW := wotkittest.Key(t, w.store, "alice", storage.ReadWrite)
+	app := wotkittest.App(t, w.store, "bob1")
+	tok := wotkittest.Token(t, w.store, "alice", app, storage.ScopeAll, time.Hour)
+	cases := []struct {
+		name    string
+		connect func(t *testing.T, id string) *wotkittest.Conn5
+		revoke  func() error
+	}{
+		{"key deleted", func(t *testing.T, id string) *wotkittest.Conn5 { return w.dial5(t, id, doomedID, doomedPW) },
+			func() error { return w.store.DeleteKey(doomedID) }},
+		{"grant revoked", func(t *testing.T, id string) *wotkittest.Conn5 {
+			c, _, err := w.dialToken5(t, id, app, tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}, func() error { return w.store.RevokeGrant("alice", app) }},
+	}
+	keeper := w.dial5(t, "keeper", w.alice, w.alicePW)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			retain := func(cl *wotkittest.Conn5, topic, payload string) {
+				t.Helper()
+				pr, err := cl.Publish(ctx(t), &paho.Publish{Topic: topic, QoS: 1, Retain: true, Payload: []byte(payload)})
+				if pr == nil || pr.ReasonCode != 0 {
+					t.Fatalf("retain on %s: %+v %v", topic, pr, err)
+				}
+			}
+			doomed := c.connect(t, "doomed")
+			retain(doomed, "alice/door/message", "open")
+			retain(keeper, "alice/status", "kept")
+			// The credential's session may be gone before its key is deleted.
+			_ = doomed.Disconnect(&paho.Disconnect{})
+			if err := c.revoke(); err != nil {
+				t.Fatal(err)
+			}
+
+			sub := w.dial5(t, "sub", w.alice, w.alicePW)
+			subscribe5(t, sub, "alice/#")
+			// mochi queues a subscription's retained messages after its SUBACK,
+			// before it reads the next SUBSCRIBE: a marker published after that
+			// one's SUBACK comes after them.
+			subscribe5(t, sub, "alice/marker")
+			publish5(t, keeper, "alice/marker", "marker")
+			var got []string
+			for m := wotkittest.Expect(t, sub.Msgs); m.Topic != "alice/marker"; m = wotkittest.Expect(t, sub.Msgs) {
+				got = append(got, m.Topic+"="+m.Payload)
+			}
+			if len(got) != 1 || got[0] != "alice/status=kept" {
+				t.Fatalf("retained messages after the revocation: %q, want only alice/status=kept", got)
+			}
+			_ = sub.Disconnect(&paho.Disconnect{})
+		})
+	}
+}
