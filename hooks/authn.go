@@ -144,6 +144,14 @@ func (a *Authn) admit(cl *mqtt.Client, pk packets.Packet) *refusal {
 	// A delayed Will would outlive a revocation in mochi's delay queue, which
 	// no hook can reach: wotkit sends Wills when the connection ends (README).
 	cl.Properties.Will.WillDelayInterval = 0
+	// A topic alias lives as long as its connection [MQTT-3.3.2-7], but mochi
+	// keeps a message sent or queued under one, without its topic, in a
+	// persistent session and resends it so on the next connection, where the
+	// alias means nothing: a session that may outlive its connection gets no
+	// aliases from the server, which need not send any.
+	if !cleanSession(cl) {
+		cl.Properties.Props.TopicAliasMaximum = 0
+	}
 	// The inline client's id is the server's own; no network client may take it.
 	if cl.ID == mqtt.InlineClientId {
 		return refuseClientID
