@@ -1,6 +1,8 @@
 package hooks
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -54,8 +56,9 @@ func (r *Retained) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, _ int64) 
 	case g.Revoked():
 		r.clear(pk.TopicName, cl.ID)
 	default:
-		r.by[pk.TopicName] = retainedBy{creds: g.creds, origin: cl.ID}
-		for _, cred := range g.creds {
+		creds := owners(g)
+		r.by[pk.TopicName] = retainedBy{creds: creds, origin: cl.ID}
+		for _, cred := range creds {
 			set := r.topics[cred]
 			if set == nil {
 				set = map[string]struct{}{}
@@ -64,6 +67,15 @@ func (r *Retained) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, _ int64) 
 			set[pk.TopicName] = struct{}{}
 		}
 	}
+}
+
+// owners returns the credential names whose revocation removes a retained
+// message that g's session set: its key, or its token's grant and
+// application. Not the token itself: a token expires, and a refresh replaces
+// it, every few hours as a matter of course, and what the application
+// retained for the user stays while the user's grant does.
+func owners(g *Grant) []string {
+	return slices.DeleteFunc(slices.Clone(g.creds), func(c string) bool { return strings.HasPrefix(c, tokenCredential("")) })
 }
 
 // OnRetainedExpired forgets a retained message that expired.
