@@ -81,10 +81,9 @@ func (a *ACL) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byt
 // session's inflight messages to the new client and resends them with no
 // ACL check [MQTT-3.1.2-5], and another credential of the same user may
 // resume it: a write-only token, or a user's token taking over the session
-// of the same user's admin key. A message queued under a topic alias has no
-// topic name: only an admin's grant reads it (the alias, set on the old
-// connection, would mean nothing on the new one anyway). Each message
-// dropped counts as a delivery denial. Authn has forgotten the old
+// of the same user's admin key. (Every queued message has its topic name: a
+// session that may outlive its connection is sent no topic aliases, Authn.)
+// Each message dropped counts as a delivery denial. Authn has forgotten the old
 // session just before, so the ACL passes nothing more to it (but a delivery
 // whose check passed an instant before may still land: the window of one
 // check). The inherited subscriptions need nothing: every delivery is judged
