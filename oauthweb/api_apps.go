@@ -62,8 +62,8 @@ func (p *Portal) apiCreateApp(c echo.Context) error {
 	user := principalOf(c).User.Name
 	a, secret, err := p.store.CreateApp(user, storage.NewApp{Name: req.Name, Description: req.Description,
 		RedirectURIs: req.RedirectURIs, Public: req.Public})
-	if errors.Is(err, storage.ErrInvalid) {
-		return newError(http.StatusBadRequest, "bad application", reason(err))
+	if rerr := apiRefusal(err, "application"); rerr != nil {
+		return rerr
 	}
 	if err != nil {
 		return internalError(err)

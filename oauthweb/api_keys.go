@@ -1,7 +1,6 @@
 package oauthweb
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -64,8 +63,8 @@ func (p *Portal) apiCreateKey(c echo.Context) error {
 	}
 	user := principalOf(c).User.Name
 	k, pw, err := p.store.CreateKey(user, storage.NewKey{Name: req.Name, Description: req.Description, Permissions: perm})
-	if errors.Is(err, storage.ErrInvalid) {
-		return newError(http.StatusBadRequest, "bad key", reason(err))
+	if rerr := apiRefusal(err, "key"); rerr != nil {
+		return rerr
 	}
 	if err != nil {
 		return internalError(err)

@@ -75,8 +75,8 @@ func sensorChangeError(err error) error {
 	switch {
 	case errors.As(err, &he):
 		return he
-	case errors.Is(err, storage.ErrInvalid):
-		return newError(http.StatusBadRequest, "bad sensor", reason(err))
+	case refusal(err) != 0:
+		return apiRefusal(err, "sensor")
 	case errors.Is(err, storage.ErrExists):
 		return newError(http.StatusConflict, "sensor name taken", "you already have a sensor with this name")
 	case errors.Is(err, storage.ErrNotFound):

@@ -206,11 +206,39 @@ func formError(err error) string {
 	return string(unicode.ToUpper(r)) + msg[size:] + "."
 }
 
-// reason returns what an ErrInvalid error says is wrong, without its context.
+// reason returns what an ErrInvalid or ErrLimit error says is wrong, without its context.
 func reason(err error) string {
 	msg := err.Error()
-	if i := strings.LastIndex(msg, storage.ErrInvalid.Error()+": "); i >= 0 {
-		return msg[i+len(storage.ErrInvalid.Error())+2:]
+	for _, sentinel := range []error{storage.ErrInvalid, storage.ErrLimit} {
+		if i := strings.LastIndex(msg, sentinel.Error()+": "); i >= 0 {
+			return msg[i+len(sentinel.Error())+2:]
+		}
 	}
 	return msg
+}
+
+// refusal returns the status of a storage error that the user's input
+// caused and whose reason may be shown: 400 for input that breaks a rule, 403
+// for a per-user limit reached; 0 for any other error.
+func refusal(err error) int {
+	switch {
+	case errors.Is(err, storage.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, storage.ErrLimit):
+		return http.StatusForbidden
+	}
+	return 0
+}
+
+// apiRefusal answers, in the API, a storage error that the request's
+// document caused: 400 "bad WHAT" or 403 "limit reached", with the reason;
+// nil for any other error.
+func apiRefusal(err error, what string) error {
+	switch status := refusal(err); status {
+	case http.StatusBadRequest:
+		return newError(status, "bad "+what, reason(err))
+	case http.StatusForbidden:
+		return newError(status, "limit reached", reason(err))
+	}
+	return nil
 }

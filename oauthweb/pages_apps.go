@@ -66,9 +66,9 @@ func (p *Portal) createApp(c echo.Context) error {
 	}
 	a, secret, err := p.store.CreateApp(s.user.Name, storage.NewApp{Name: form.Name, Description: form.Description,
 		RedirectURIs: lines(form.RedirectURIs), Public: form.Public})
-	if errors.Is(err, storage.ErrInvalid) {
+	if status := refusal(err); status != 0 {
 		form.Error = formError(err)
-		return p.render(c, http.StatusBadRequest, "app_new", form)
+		return p.render(c, status, "app_new", form)
 	}
 	if err != nil {
 		return internalError(err)

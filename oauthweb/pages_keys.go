@@ -63,12 +63,12 @@ func (p *Portal) createKey(c echo.Context) error {
 			return p.render(c, http.StatusOK, "key_secret", p.keySecret(k, pw, false))
 		}
 	}
-	if errors.Is(err, storage.ErrInvalid) {
+	if status := refusal(err); status != 0 {
 		form.Error = formError(err)
 		if form.Permissions == "" {
 			form.Permissions = storage.ReadWrite.String()
 		}
-		return p.render(c, http.StatusBadRequest, "key_new", form)
+		return p.render(c, status, "key_new", form)
 	}
 	return internalError(err)
 }

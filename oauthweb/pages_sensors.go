@@ -88,9 +88,9 @@ func (p *Portal) createSensor(c echo.Context) error {
 		sn, err = p.store.CreateSensor(sn) // with WoTKit's default fields
 	}
 	switch {
-	case errors.Is(err, storage.ErrInvalid):
+	case refusal(err) != 0:
 		form.Error = formError(err)
-		return p.render(c, http.StatusBadRequest, "sensor_form", form)
+		return p.render(c, refusal(err), "sensor_form", form)
 	case errors.Is(err, storage.ErrExists):
 		form.Error = "You already have a sensor called " + form.Name + "."
 		return p.render(c, http.StatusConflict, "sensor_form", form)

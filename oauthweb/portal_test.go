@@ -40,7 +40,15 @@ func (e *testEnv) stopThrottleClock() {
 
 func newTestEnv(t testing.TB, configure ...func(*Config)) *testEnv {
 	t.Helper()
-	store, err := storage.Open(filepath.Join(t.TempDir(), "wotkit.db"), storage.Options{BcryptCost: bcrypt.MinCost})
+	return newTestEnvWith(t, storage.Options{}, configure...)
+}
+
+// newTestEnvWith is newTestEnv over a store opened with opts (and cheap
+// password hashing).
+func newTestEnvWith(t testing.TB, opts storage.Options, configure ...func(*Config)) *testEnv {
+	t.Helper()
+	opts.BcryptCost = bcrypt.MinCost
+	store, err := storage.Open(filepath.Join(t.TempDir(), "wotkit.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

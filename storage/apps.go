@@ -134,6 +134,9 @@ func (s *Store) CreateApp(owner string, na NewApp) (App, string, error) {
 		if tx.Bucket(bucketUsers).Get([]byte(owner)) == nil {
 			return nil, fmt.Errorf("user %q: %w", owner, ErrNotFound)
 		}
+		if err := s.checkRoom(owner, "applications", func() (int, error) { return countApps(tx.Bucket(bucketApps), owner) }); err != nil {
+			return nil, err
+		}
 		return nil, putJSON(tx.Bucket(bucketApps), rec.ClientID, rec)
 	})
 	if err != nil {

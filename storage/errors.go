@@ -9,6 +9,9 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrInvalid is returned, wrapped with the reason, for input that breaks a rule.
 	ErrInvalid = errors.New("invalid")
+	// ErrLimit is returned, wrapped with the reason, when a user already has
+	// as many keys, applications or sensors as one user may (Options.MaxPerUser).
+	ErrLimit = errors.New("limit reached")
 	// ErrBadCredentials is returned when an id or name and its secret do not match.
 	ErrBadCredentials = errors.New("bad credentials")
 	// ErrLocked is returned by Open when another process holds the database file.

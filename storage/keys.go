@@ -137,6 +137,9 @@ func (s *Store) CreateKey(owner string, nk NewKey) (Key, string, error) {
 		if tx.Bucket(bucketUsers).Get([]byte(owner)) == nil {
 			return nil, fmt.Errorf("user %q: %w", owner, ErrNotFound)
 		}
+		if err := s.checkRoom(owner, "keys", func() (int, error) { return countOwned(tx.Bucket(bucketKeysByOwner), owner), nil }); err != nil {
+			return nil, err
+		}
 		if err := putJSON(tx.Bucket(bucketKeys), rec.ID, rec); err != nil {
 			return nil, err
 		}

@@ -177,6 +177,9 @@ func (s *Store) CreateSensor(sn Sensor) (Sensor, error) {
 		if b.Get(key) != nil {
 			return nil, fmt.Errorf("sensor %s: %w", sn.GlobalName(), ErrExists)
 		}
+		if err := s.checkRoom(sn.Owner, "sensors", func() (int, error) { return countOwned(b, sn.Owner), nil }); err != nil {
+			return nil, err
+		}
 		id, err := b.NextSequence()
 		if err != nil {
 			return nil, err

@@ -54,6 +54,10 @@ type Options struct {
 	BcryptCost int
 	// Retention bounds each sensor's history (nil: DefaultRetention).
 	Retention *Retention
+	// MaxPerUser bounds the keys, the applications and the sensors each user
+	// may have, each kind apart (0: no limit; the server's default is
+	// DefaultMaxPerUser); one more is refused with ErrLimit.
+	MaxPerUser int
 	// Verify checks the whole file's consistency before using it (the server
 	// does, at start) and refuses a file it cannot trust with ErrCorrupt.
 	Verify bool
@@ -75,6 +79,7 @@ type Store struct {
 	// writeReadings before it ends.
 	lastBatchErr error
 	bcryptCost   int
+	maxPerUser   int // Options.MaxPerUser
 	// fakeHash is compared against when a user does not exist, so that the
 	// time a failed login takes says nothing about whether the account exists.
 	// It is made on first need, at the store's cost.
@@ -145,6 +150,7 @@ func Open(path string, opts Options) (*Store, error) {
 		readingsDone: make(chan struct{}),
 		db:           db,
 		bcryptCost:   opts.BcryptCost,
+		maxPerUser:   opts.MaxPerUser,
 		fakeHash:     fakeHash,
 		watchers:     map[int]func(Event){},
 		touched:      map[string]touch{},

@@ -38,14 +38,19 @@ func wotkitErr(t *testing.T, stdin string, args ...string) (string, error) {
 	return stdout.String(), err
 }
 
-// startInstance runs a whole wotkit on loopback ports over a fresh data directory.
-func startInstance(t *testing.T, dir string) *instance {
+// startInstance runs a whole wotkit on loopback ports over a fresh data
+// directory, its configuration changed by tweak.
+func startInstance(t *testing.T, dir string, tweak ...func(*serveConfig)) *instance {
 	t.Helper()
-	inst, err := start(serveConfig{
+	cfg := serveConfig{
 		data: dir, mqttAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", publicURL: "http://localhost:8080",
 		signup: true, connectTimeout: 10 * time.Second, maxPacketSize: 1 << 20,
 		logger: wotkittest.Logger(t), bcryptCost: bcrypt.MinCost,
-	})
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	inst, err := start(cfg)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -148,6 +153,19 @@ func TestCLI_WhileServerRuns_KeyDeletedCannotConnect(t *testing.T) {
 	_, ca, err := wotkittest.Dial5(t, addr, &paho.Connect{ClientID: "gw", CleanStart: true, Username: id, Password: []byte(pw)})
 	if err == nil || ca == nil || ca.ReasonCode != 0x86 {
 		t.Fatalf("deleted key connects: connack %+v err %v", ca, err)
+	}
+}
+
+// The server's per-user limit holds for the CLI too while the server runs
+// (it asks the server), and says why.
+func TestCLI_WhileServerRuns_PerUserLimitHolds(t *testing.T) {
+	dir := t.TempDir()
+	startInstance(t, dir, func(c *serveConfig) { c.maxPerUser = 1 })
+	wotkit(t, "correct horse battery\n", "user", "add", "alice", "--password-stdin", "--data", dir)
+	createKey(t, dir, "alice")
+	_, err := wotkitErr(t, "", "key", "create", "alice", "--name", "second", "--json", "--data", dir)
+	if err == nil || !strings.Contains(err.Error(), "may have at most 1 keys") {
+		t.Fatalf("a second key past --max-per-user 1: %v, want the limit", err)
 	}
 }
 
@@ -255,6 +273,7 @@ func TestServe_FlagsOutOfRangeRefused(t *testing.T) {
 		{"--max-pending-writes", "3000000000", "--max-pending-writes"},
 		{"--token-ttl", "-1h", "--token-ttl"},
 		{"--retain-readings", "-1", "--retain-readings"},
+		{"--max-per-user", "-1", "--max-per-user"},
 		{"--max-session-expiry", "-1s", "--max-session-expiry"},
 		{"--max-session-expiry", "0", "--max-session-expiry"},
 	} {

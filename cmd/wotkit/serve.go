@@ -39,6 +39,7 @@ type serveConfig struct {
 	maxPending     int
 	tokenTTL       time.Duration
 	retention      storage.Retention // zero: keep everything
+	maxPerUser     int               // keys, applications and sensors of one user, each; 0: no limit
 	limits         *hooks.Limits     // nil: hooks.DefaultLimits
 	sessionExpiry  time.Duration     // 0: broker.DefaultMaxSessionExpiry
 	logLevel       string
@@ -63,6 +64,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.tokenTTL, "token-ttl", oauthweb.DefaultTokenTTL, "lifetime of OAuth2 access tokens")
 	fs.IntVar(&cfg.retention.MaxReadings, "retain-readings", storage.DefaultRetention.MaxReadings, "readings kept per sensor, newest first (0: no limit by count)")
 	fs.DurationVar(&cfg.retention.MaxAge, "retain-age", storage.DefaultRetention.MaxAge, "age of the oldest reading kept (0: no limit by age)")
+	fs.IntVar(&cfg.maxPerUser, "max-per-user", storage.DefaultMaxPerUser, "keys, applications and sensors one user may have, each (0: no limit)")
 	limits := hooks.DefaultLimits
 	cfg.limits = &limits
 	fs.IntVar(&cfg.limits.SessionsPerCredential, "max-sessions-per-key", cfg.limits.SessionsPerCredential, "MQTT sessions one key or token may have, live or persistent (0: no limit)")
@@ -128,8 +130,8 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	} else {
 		cfg.tlsMQTTAddr = ""
 	}
-	if cfg.retention.MaxReadings < 0 || cfg.retention.MaxAge < 0 {
-		return nil, fmt.Errorf("%w: --retain-readings and --retain-age must not be negative", errUsage)
+	if cfg.retention.MaxReadings < 0 || cfg.retention.MaxAge < 0 || cfg.maxPerUser < 0 {
+		return nil, fmt.Errorf("%w: --retain-readings, --retain-age and --max-per-user must not be negative", errUsage)
 	}
 	if cfg.maxPacketSize > math.MaxUint32 || cfg.maxPending > math.MaxInt32 {
 		return nil, fmt.Errorf("%w: --max-packet-size must be at most %d, --max-pending-writes at most %d", errUsage, uint32(math.MaxUint32), math.MaxInt32)
@@ -147,7 +149,7 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	if err := brokerCfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: mqtt: %v", errUsage, err)
 	}
-	store, err := storage.Open(filepath.Join(cfg.data, dbName), storage.Options{BcryptCost: cfg.bcryptCost, Retention: &cfg.retention, Verify: true, Logger: log.With("component", "storage")})
+	store, err := storage.Open(filepath.Join(cfg.data, dbName), storage.Options{BcryptCost: cfg.bcryptCost, Retention: &cfg.retention, MaxPerUser: cfg.maxPerUser, Verify: true, Logger: log.With("component", "storage")})
 	if errors.Is(err, storage.ErrLocked) {
 		return nil, fmt.Errorf("%w: is another wotkit serve running with --data %s?", err, cfg.data)
 	}
