@@ -160,9 +160,11 @@ func TestSessions_QueuedMessagesOfAPersistentSessionKeepTheirTopic(t *testing.T)
 	}
 	publish5(t, pub, "alice/marker", "marker")
 	// mochi resends queued messages from the connecting goroutine and sends
-	// live ones from the writer: they may come in either order.
+	// live ones from the writer: they may come in either order. "one" comes
+	// again when its PUBACK had not reached the server before the disconnect
+	// (QoS 1 is at least once).
 	got := map[string]string{}
-	for range 2 {
+	for len(got) < 3 && (got["two"] == "" || got["marker"] == "") {
 		m := wotkittest.Expect(t, dev.Msgs)
 		got[m.Payload] = m.Topic
 	}
