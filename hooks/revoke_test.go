@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,5 +240,63 @@ func TestRevocation_RemovesTheRetainedMessagesOfTheCredential(t *testing.T) {
 			}
 			_ = sub.Disconnect(&paho.Disconnect{})
 		})
+	}
+}
+
+// A Will waits for the connection to end: the Will of a session whose
+// credential is revoked is never published (PRODUCT: nothing it queued is
+// delivered afterwards), in 3.1.1 and MQTT 5 alike, while a session whose
+// connection merely drops sends its Will as usual.
+func TestRevocation_WillNotPublished(t *testing.T) {
+	w := newWorld(t)
+	sub := w.dial5(t, "watcher", w.alice, w.alicePW)
+	subscribe5(t, sub, "alice/#")
+	for _, v := range []string{"3.1.1", "5"} {
+		t.Run(v, func(t *testing.T) {
+			id, pw := wotkittest.Key(t, w.store, "alice", storage.ReadWrite)
+			if v == "5" {
+				c, _, err := wotkittest.Dial5(t, w.addr, &paho.Connect{ClientID: "door5", CleanStart: true, Username: id, Password: []byte(pw),
+					WillMessage: &paho.WillMessage{Topic: "alice/door/message", Payload: []byte("open5")}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Disconnect(&paho.Disconnect{})
+			} else {
+				c, err := wotkittest.Dial3(t, w.addr, "door3", id, pw, func(o *paho3.ClientOptions) { o.SetWill("alice/door/message", "open3", 1, false) })
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Disconnect(0)
+			}
+			if err := w.store.DeleteKey(id); err != nil {
+				t.Fatal(err)
+			}
+			// mochi publishes a Will as the session's connection ends, before
+			// it stops counting the connection: once only the watcher is
+			// counted, a Will would be ahead of the marker.
+			for deadline := time.Now().Add(wotkittest.Timeout); atomic.LoadInt64(&w.broker.Server().Info.ClientsConnected) > 1; {
+				if time.Now().After(deadline) {
+					t.Fatal("the revoked session's connection did not end")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			pub := w.dial5(t, "marker"+v, w.alice, w.alicePW)
+			publish5(t, pub, "alice/marker", "after "+v)
+			if m := wotkittest.Expect(t, sub.Msgs); m.Topic != "alice/marker" {
+				t.Fatalf("after the key was deleted the subscriber got %s=%q, want only the marker", m.Topic, m.Payload)
+			}
+			_ = pub.Disconnect(&paho.Disconnect{})
+		})
+	}
+	// The control: a session that ends with its Will, unrevoked, sends it.
+	id, pw := wotkittest.Key(t, w.store, "alice", storage.ReadWrite)
+	c, _, err := wotkittest.Dial5(t, w.addr, &paho.Connect{ClientID: "dropper", CleanStart: true, Username: id, Password: []byte(pw),
+		WillMessage: &paho.WillMessage{Topic: "alice/door/message", Payload: []byte("dropped")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Disconnect(&paho.Disconnect{ReasonCode: 0x04}) // disconnect with Will message
+	if m := wotkittest.Expect(t, sub.Msgs); m.Topic != "alice/door/message" || m.Payload != "dropped" {
+		t.Fatalf("an unrevoked session's Will: got %s=%q", m.Topic, m.Payload)
 	}
 }
