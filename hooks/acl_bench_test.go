@@ -26,6 +26,9 @@ type slotConn struct {
 
 func (c *slotConn) GrantSlot() *atomic.Pointer[Grant] { return &c.grant }
 
+// Revoke does nothing: the connection is never read.
+func (c *slotConn) Revoke() {}
+
 // Arrived returns when the connection was made: as if every packet handled
 // had arrived in its first read (the broker's connections stamp each read).
 func (c *slotConn) Arrived() int64 { return c.arrived }

@@ -3,7 +3,6 @@ package hooks
 import (
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -17,8 +16,9 @@ import (
 const disconnectWriteTimeout = 50 * time.Millisecond
 
 // Revoker ends every session of a credential that storage reports revoked:
-// it marks their grants revoked (the ACL then refuses all traffic at once),
-// drops their Wills, disconnects them, purges their persistent sessions
+// it marks their grants revoked (the ACL then refuses all traffic at once,
+// and their connections' readers discard their Wills), disconnects them,
+// purges their persistent sessions
 // (subscriptions and queued messages), and removes the retained messages
 // the credential set.
 type Revoker struct {
@@ -55,10 +55,12 @@ func (r *Revoker) Revoke(credential string) int {
 	r.sessions.revocations.Add(1)
 	clients := r.sessions.take(credential)
 	for _, cl := range clients {
-		if g := r.sessions.grant(cl); g != nil {
-			g.revoked.Store(true)
+		if sl, ok := cl.Net.Conn.(GrantSlot); ok {
+			if g := sl.GrantSlot().Load(); g != nil {
+				g.revoked.Store(true)
+			}
+			sl.Revoke()
 		}
-		atomic.StoreUint32(&cl.Properties.Will.Flag, 0)
 	}
 	var wg sync.WaitGroup
 	for _, cl := range clients {
