@@ -154,7 +154,9 @@ func New(cfg Config, store hooks.Store) (*Broker, error) {
 	}{
 		{"tcp", cfg.TCPAddr, func(a string) (net.Listener, error) { return net.Listen("tcp", a) }},
 		{"tls", cfg.TLSAddr, func(a string) (net.Listener, error) { return tls.Listen("tcp", a, cfg.TLSConfig) }},
-		{"ws", cfg.WSAddr, func(a string) (net.Listener, error) { return ListenWebSocket(a, cfg.TLSConfig) }},
+		{"ws", cfg.WSAddr, func(a string) (net.Listener, error) {
+			return ListenWebSocket(a, cfg.TLSConfig, cfg.Logger.With("component", "mqtt-ws"))
+		}},
 	}
 	for _, l := range listen {
 		if l.addr == "" {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"log/slog"
 	"math/big"
 	"net"
 	"sync"
@@ -49,7 +50,7 @@ func TestWebSocketListener_PublishSubscribe(t *testing.T) {
 		serverTLS *tls.Config
 	}{{"ws", nil}, {"wss", serverTLS}} {
 		t.Run(tc.scheme, func(t *testing.T) {
-			ln, err := ListenWebSocket("127.0.0.1:0", tc.serverTLS)
+			ln, err := ListenWebSocket("127.0.0.1:0", tc.serverTLS, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -23,7 +23,8 @@ var errNotBinary = errors.New("websocket: MQTT requires binary messages")
 
 // ListenWebSocket listens on addr (TLS when tlsConfig != nil) for MQTT over WebSocket (subprotocol "mqtt", binary frames)
 // and returns a net.Listener whose Accept yields the upgraded connections as byte streams.
-func ListenWebSocket(addr string, tlsConfig *tls.Config) (net.Listener, error) {
+// What its HTTP server has to say (a failed TLS handshake, say) goes to log.
+func ListenWebSocket(addr string, tlsConfig *tls.Config, log *slog.Logger) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("websocket listen on %s: %w", addr, err)
@@ -48,7 +49,7 @@ func ListenWebSocket(addr string, tlsConfig *tls.Config) (net.Listener, error) {
 		Handler:           http.HandlerFunc(wl.upgrade),
 		ReadHeaderTimeout: wsHTTPTimeout,
 		IdleTimeout:       wsHTTPTimeout, // a connection that never upgrades must not idle forever
-		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() {
 		if err := wl.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

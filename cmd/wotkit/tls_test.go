@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -134,5 +136,44 @@ func TestServe_BehindTLSProxyCookiesAreSecure(t *testing.T) {
 		if !c.Secure || !strings.HasPrefix(c.Name, "__Host-") {
 			t.Errorf("cookie %s: Secure %v, want Secure with the __Host- prefix", c.Name, c.Secure)
 		}
+	}
+}
+
+// The MQTT WebSocket listener's HTTP server logs through the server's logger,
+// as every other part does: a failed TLS handshake on the WSS port is a line
+// in the server's format, at its --log-level, not one the log package's
+// default logger writes in its own format, whatever the level.
+func TestServe_WebSocketErrorsInTheServerLog(t *testing.T) {
+	certFile, keyFile, _ := selfSigned(t)
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "wotkit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = logFile.Close() })
+	inst, err := start(serveConfig{
+		data: t.TempDir(), mqttAddr: "", wsAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", tlsCert: certFile, tlsKey: keyFile,
+		publicURL: "https://localhost:8080", logger: slog.New(slog.NewTextHandler(logFile, nil)), bcryptCost: bcrypt.MinCost,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shutdownAtCleanup(t, inst)
+	c, err := net.Dial("tcp", inst.broker.Addr("ws").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(make([]byte, 16)); err != nil { // not a TLS record
+		t.Fatal(err)
+	}
+	// The server logs the failed handshake, then closes the connection.
+	_ = c.SetReadDeadline(time.Now().Add(wotkittest.Timeout))
+	_, _ = io.Copy(io.Discard, c)
+	logged, err := os.ReadFile(logFile.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(logged), "TLS handshake error") {
+		t.Fatalf("the failed TLS handshake on the WebSocket port is not in the server's log:\n%s", logged)
 	}
 }
