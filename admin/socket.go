@@ -21,6 +21,10 @@ import (
 // SocketName is the admin socket's file name in the data directory.
 const SocketName = "wotkit.sock"
 
+// maxSocketPath is the longest unix socket path every platform takes
+// (sun_path holds 108 bytes on Linux, 104 on the BSDs, its NUL included).
+const maxSocketPath = 103
+
 // maxRequest bounds a request read from the socket.
 const maxRequest = 1 << 16
 
@@ -36,6 +40,9 @@ func Listen(dataDir string) (net.Listener, error) {
 		return nil, fmt.Errorf("remove stale admin socket: %w", err)
 	}
 	ln, err := net.Listen("unix", path)
+	if err != nil && len(path) > maxSocketPath {
+		return nil, fmt.Errorf("listen admin socket: its path is %d bytes, more than a unix socket may have: use a shorter data directory: %w", len(path), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listen admin socket: %w", err)
 	}

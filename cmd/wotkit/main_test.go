@@ -308,3 +308,20 @@ func TestServe_PortTakenFailsCleanly(t *testing.T) {
 	}
 	_ = store.Close()
 }
+
+// A data directory too deep for a unix socket path (sun_path holds 108 bytes
+// on Linux, 104 on the BSDs) is refused at start with the reason, not with
+// bind's bare "invalid argument".
+func TestServe_DataDirectoryTooLongForTheAdminSocketSaysSo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 110))
+	_, err := start(serveConfig{
+		data: dir, mqttAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", publicURL: "http://localhost:8080",
+		logger: wotkittest.Logger(t), bcryptCost: bcrypt.MinCost,
+	})
+	if err == nil {
+		t.Fatal("serve started with an admin socket path no unix socket can have")
+	}
+	if !strings.Contains(err.Error(), "shorter data directory") {
+		t.Fatalf("the error does not say what to do: %v", err)
+	}
+}
