@@ -72,6 +72,7 @@ var kinds = []struct {
 	{"not_found", storage.ErrNotFound},
 	{"exists", storage.ErrExists},
 	{"invalid", storage.ErrInvalid},
+	{"limit", storage.ErrLimit},
 	{"unknown_op", ErrUnknownOp},
 }
 

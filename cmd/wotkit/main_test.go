@@ -164,7 +164,7 @@ func TestCLI_WhileServerRuns_PerUserLimitHolds(t *testing.T) {
 	wotkit(t, "correct horse battery\n", "user", "add", "alice", "--password-stdin", "--data", dir)
 	createKey(t, dir, "alice")
 	_, err := wotkitErr(t, "", "key", "create", "alice", "--name", "second", "--json", "--data", dir)
-	if err == nil || !strings.Contains(err.Error(), "may have at most 1 keys") {
+	if !errors.Is(err, storage.ErrLimit) || !strings.Contains(err.Error(), "may have at most 1 keys") {
 		t.Fatalf("a second key past --max-per-user 1: %v, want the limit", err)
 	}
 }
