@@ -33,24 +33,54 @@ func SocketPath(dataDir string) string { return filepath.Join(dataDir, SocketNam
 
 // Listen opens the admin socket in dataDir, readable and writable by its
 // owner only. The caller must hold the database (so any old socket file is
-// stale and is replaced).
+// stale and is replaced). The socket is made in a private directory and
+// moved into place once restricted: made in dataDir, it would be open to
+// anyone the umask lets in until the chmod. Closing the listener removes it.
 func Listen(dataDir string) (net.Listener, error) {
 	path := SocketPath(dataDir)
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("remove stale admin socket: %w", err)
 	}
-	ln, err := net.Listen("unix", path)
-	if err != nil && len(path) > maxSocketPath {
-		return nil, fmt.Errorf("listen admin socket: its path is %d bytes, more than a unix socket may have: use a shorter data directory: %w", len(path), err)
+	private, err := os.MkdirTemp(dataDir, ".s") // mode 0700
+	if err != nil {
+		return nil, fmt.Errorf("listen admin socket: %w", err)
+	}
+	defer os.RemoveAll(private)
+	bound := filepath.Join(private, SocketName)
+	ln, err := net.Listen("unix", bound)
+	if err != nil && len(bound) > maxSocketPath {
+		return nil, fmt.Errorf("listen admin socket: a unix socket's path may have %d bytes, and the data directory's has %d: use a shorter data directory, of at most %d bytes: %w",
+			maxSocketPath, len(dataDir), maxSocketPath-(len(bound)-len(dataDir)), err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen admin socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	ul := ln.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false) // it will not be at bound
+	if err := os.Chmod(bound, 0o600); err != nil {
 		_ = ln.Close()
 		return nil, fmt.Errorf("restrict admin socket: %w", err)
 	}
-	return ln, nil
+	if err := os.Rename(bound, path); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("move admin socket into place: %w", err)
+	}
+	return &socketListener{UnixListener: ul, path: path}, nil
+}
+
+// socketListener is the admin socket's listener; Close removes its file.
+type socketListener struct {
+	*net.UnixListener
+	path string
+}
+
+// Close stops listening and removes the socket file.
+func (l *socketListener) Close() error {
+	err := l.UnixListener.Close()
+	if rerr := os.Remove(l.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
+		err = fmt.Errorf("remove admin socket: %w", rerr)
+	}
+	return err
 }
 
 // wire is the JSON answer on the socket.

@@ -15,6 +15,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/wotkit/wotkit/admin"
 	"github.com/wotkit/wotkit/internal/wotkittest"
 	"github.com/wotkit/wotkit/storage"
 )
@@ -323,5 +324,31 @@ func TestServe_DataDirectoryTooLongForTheAdminSocketSaysSo(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "shorter data directory") {
 		t.Fatalf("the error does not say what to do: %v", err)
+	}
+}
+
+// The admin socket is its owner's alone from the moment it exists: made in a
+// private directory, restricted, then moved into the data directory (made
+// there, it would be open to whoever the umask lets in until the chmod); it
+// goes when the server stops. (No test can see that instant; this one checks
+// the mode, that nothing of the private directory stays, and the removal.)
+func TestServe_AdminSocketOwnersOnly(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil { // a data directory made by someone else, open to all
+		t.Fatal(err)
+	}
+	inst := startInstance(t, dir)
+	fi, err := os.Stat(admin.SocketPath(dir))
+	if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin socket: %v %v, want a socket with mode 0600", fi.Mode(), err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("data directory holds %d entries, want the database and the socket: %v", len(entries), entries)
+	}
+	if err := inst.shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(admin.SocketPath(dir)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("admin socket after shutdown: %v, want it gone", err)
 	}
 }
