@@ -118,6 +118,11 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	// bbolt makes a new database in an empty file: one truncated by accident
+	// would look like a first start, every user and key gone without a word.
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		return nil, fmt.Errorf("open store %s: %w: the file is empty; restore a backup, or remove the file to start with no data", path, ErrCorrupt)
+	}
 	db, err := openBolt(path, &bolt.Options{Timeout: opts.LockTimeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w", path, ErrLocked)

@@ -37,6 +37,22 @@ func closeStore(t *testing.T, s *storage.Store) {
 	}
 }
 
+// An existing database file that is empty (truncated by accident) is
+// refused as damaged: bbolt would make a new database in it, and the server
+// would start as if for the first time, with every user and key gone.
+func TestOpen_EmptyFileRefusedNotStartedAnew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wotkit.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := storage.Open(path, storage.Options{}); !errors.Is(err, storage.ErrCorrupt) || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("open an empty file: %v, want ErrCorrupt saying it is empty", err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
+		t.Fatalf("the empty file was written: %v %v", fi, err)
+	}
+}
+
 func TestOpen_FileHeldByAnotherOpenerFailsFast(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wotkit.db")
 	s := open(t, path)
