@@ -125,6 +125,22 @@ func TestCLI_EnvironmentTwin(t *testing.T) {
 	if out := wotkit(t, "", "user", "list", "--data", dir); !strings.Contains(out, "alice") {
 		t.Fatalf("user made with WOTKIT_DATA is not in %s: %q", dir, out)
 	}
+	// The command line wins over the twin, for a flag that may be repeated too:
+	// its values replace the twin's, not add to them.
+	t.Setenv("WOTKIT_REDIRECT_URI", "https://env.example/cb")
+	wotkit(t, "", "app", "create", "alice", "--name", "Dashboard", "--redirect-uri", "https://cli.example/cb")
+	wotkit(t, "", "app", "create", "alice", "--name", "From env")
+	var apps []storage.App
+	if err := json.Unmarshal([]byte(wotkit(t, "", "app", "list", "--json")), &apps); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range apps {
+		got[a.Name] = strings.Join(a.RedirectURIs, " ")
+	}
+	if got["Dashboard"] != "https://cli.example/cb" || got["From env"] != "https://env.example/cb" {
+		t.Fatalf("redirect URIs %v, want the command line's alone, or else WOTKIT_REDIRECT_URI's", got)
+	}
 }
 
 // While the server holds the file, the CLI asks it over the admin socket: no
