@@ -44,14 +44,22 @@ func (c Config) Validate() error {
 	if c.Store == nil {
 		return errors.New("oauthweb: Config.Store is nil")
 	}
-	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return fmt.Errorf("oauthweb: public URL %q must be an absolute http or https URL", c.PublicURL)
+	if err := ValidatePublicURL(c.PublicURL); err != nil {
+		return fmt.Errorf("oauthweb: %w", err)
 	}
 	if c.MQTTAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MQTTAddr); err != nil {
 			return fmt.Errorf("oauthweb: MQTT address %q: %w", c.MQTTAddr, err)
 		}
+	}
+	return nil
+}
+
+// ValidatePublicURL reports what is wrong with a public base URL (Config.PublicURL).
+func ValidatePublicURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return fmt.Errorf("public URL %q must be an absolute http or https URL", s)
 	}
 	return nil
 }

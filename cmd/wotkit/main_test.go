@@ -291,6 +291,7 @@ func TestServe_FlagsOutOfRangeRefused(t *testing.T) {
 		{"--token-ttl", "-1h", "--token-ttl"},
 		{"--retain-readings", "-1", "--retain-readings"},
 		{"--max-per-user", "-1", "--max-per-user"},
+		{"--public-url", "wotkit.example", "--public-url"},
 		{"--max-session-expiry", "-1s", "--max-session-expiry"},
 		{"--max-session-expiry", "0", "--max-session-expiry"},
 	} {

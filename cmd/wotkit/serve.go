@@ -139,6 +139,9 @@ func start(cfg serveConfig) (inst *instance, err error) {
 	if cfg.tokenTTL < 0 {
 		return nil, fmt.Errorf("%w: --token-ttl must not be negative", errUsage)
 	}
+	if err := oauthweb.ValidatePublicURL(cfg.publicURL); err != nil {
+		return nil, fmt.Errorf("%w: --public-url: %v", errUsage, err)
+	}
 
 	m := metrics.New()
 	brokerCfg := broker.Config{
