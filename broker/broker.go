@@ -113,11 +113,12 @@ func (c Config) Capabilities() *mqtt.Capabilities {
 type Broker struct {
 	shutdownOnce sync.Once
 
-	server   *mqtt.Server
-	sessions *hooks.Sessions
-	unwatch  func()
-	addrs    map[string]net.Addr
-	log      *slog.Logger
+	server    *mqtt.Server
+	sessions  *hooks.Sessions
+	unwatch   func()
+	addrs     map[string]net.Addr
+	listeners []*guardedListener
+	log       *slog.Logger
 }
 
 // New binds the listeners and installs the hooks; Serve starts accepting.
@@ -167,11 +168,13 @@ func New(cfg Config, store hooks.Store) (*Broker, error) {
 			b.abort()
 			return nil, fmt.Errorf("listen mqtt %s on %s: %w", l.id, l.addr, err)
 		}
-		if err := server.AddListener(NewGuardedListener(l.id, l.id, ln, guard)); err != nil {
+		gl := newGuardedListener(l.id, l.id, ln, guard)
+		if err := server.AddListener(gl); err != nil {
 			_ = ln.Close()
 			b.abort()
 			return nil, fmt.Errorf("add mqtt %s listener: %w", l.id, err)
 		}
+		b.listeners = append(b.listeners, gl)
 		b.addrs[l.id] = ln.Addr()
 	}
 	return b, nil
@@ -229,9 +232,10 @@ func (b *Broker) LiveSessions(keyID string) int { return b.sessions.KeySessions(
 // shutdownWriteTimeout bounds the DISCONNECT written to each client at shutdown.
 const shutdownWriteTimeout = 100 * time.Millisecond
 
-// Shutdown tells every connected client that the server is going away
-// (MQTT 5: DISCONNECT 0x8B), then closes listeners and connections. It
-// returns when done or when ctx ends; calling it again returns at once.
+// Shutdown stops accepting connections, tells every connected client that
+// the server is going away (MQTT 5: DISCONNECT 0x8B), then closes
+// connections. It returns when done or when ctx ends; calling it again
+// returns at once.
 func (b *Broker) Shutdown(ctx context.Context) error {
 	first := false
 	b.shutdownOnce.Do(func() { first = true })
@@ -239,6 +243,11 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	b.unwatch()
+	// First, so that no client connects while the others are told, to be
+	// dropped without a word at the close.
+	for _, l := range b.listeners {
+		l.stopAccepting()
+	}
 	done := make(chan error, 1)
 	go func() {
 		// All at once: a client that does not read holds only its own

@@ -61,9 +61,10 @@ func (h *allowHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
 
 // testBroker is a running mochi server with one guarded listener.
 type testBroker struct {
-	addr string      // the listener's bound address
-	logs *SyncBuffer // what the guard logged
-	stop func()      // closes the server; also run at cleanup
+	addr string           // the listener's bound address
+	ln   *guardedListener // the listener
+	logs *SyncBuffer      // what the guard logged
+	stop func()           // closes the server; also run at cleanup
 }
 
 // startBroker runs a real mochi server (allow-all auth) whose only listener is
@@ -83,7 +84,7 @@ func startBroker(tb testing.TB, ln net.Listener, cfg GuardConfig) *testBroker {
 	if err := srv.AddHook(new(allowHook), nil); err != nil {
 		tb.Fatal(err)
 	}
-	l := NewGuardedListener("guarded", "test", ln, cfg)
+	l := newGuardedListener("guarded", "test", ln, cfg)
 	if err := srv.AddListener(l); err != nil {
 		tb.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func startBroker(tb testing.TB, ln net.Listener, cfg GuardConfig) *testBroker {
 	}
 	stop := sync.OnceFunc(func() { _ = srv.Close() })
 	tb.Cleanup(stop)
-	return &testBroker{addr: l.Address(), logs: logs, stop: stop}
+	return &testBroker{addr: l.Address(), ln: l, logs: logs, stop: stop}
 }
 
 // dial opens a raw TCP connection to addr.

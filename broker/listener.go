@@ -19,6 +19,8 @@ type guardedListener struct {
 	ln       net.Listener
 	cfg      GuardConfig
 
+	closeLn sync.Once // stopAccepting
+
 	mu     sync.Mutex
 	closed bool
 	conns  map[net.Conn]struct{} // connections whose establish has not returned
@@ -27,6 +29,10 @@ type guardedListener struct {
 
 // NewGuardedListener returns a mochi listener that accepts from ln and wraps every connection in the packet guard.
 func NewGuardedListener(id, protocol string, ln net.Listener, cfg GuardConfig) listeners.Listener {
+	return newGuardedListener(id, protocol, ln, cfg)
+}
+
+func newGuardedListener(id, protocol string, ln net.Listener, cfg GuardConfig) *guardedListener {
 	return &guardedListener{id: id, protocol: protocol, ln: ln, cfg: cfg.withDefaults(), conns: map[net.Conn]struct{}{}}
 }
 
@@ -90,9 +96,7 @@ func (l *guardedListener) Close(closeClients listeners.CloseFn) {
 	l.closed = true
 	l.mu.Unlock()
 
-	if err := l.ln.Close(); err != nil {
-		l.cfg.Logger.Warn("close mqtt listener", "listener", l.id, "error", err)
-	}
+	l.stopAccepting()
 	closeClients(l.id)
 
 	l.mu.Lock()
@@ -101,6 +105,16 @@ func (l *guardedListener) Close(closeClients listeners.CloseFn) {
 	}
 	l.mu.Unlock()
 	l.live.Wait()
+}
+
+// stopAccepting closes ln, once: no connection is accepted after it, and
+// those accepted stay until Close.
+func (l *guardedListener) stopAccepting() {
+	l.closeLn.Do(func() {
+		if err := l.ln.Close(); err != nil {
+			l.cfg.Logger.Warn("close mqtt listener", "listener", l.id, "error", err)
+		}
+	})
 }
 
 // isClosed reports whether Close has been called.

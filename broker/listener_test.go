@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	pahomqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // selfSignedTLS returns a server config for 127.0.0.1 and a client config trusting it.
@@ -111,6 +113,33 @@ func TestGuardedListener_CloseEndsEveryConnection(t *testing.T) {
 	assertClosedByServer(t, connected)
 	if _, err := net.DialTimeout("tcp", b.addr, ioTimeout); err == nil {
 		t.Fatal("listener still accepts after Close")
+	}
+}
+
+// At shutdown the broker first stops accepting, then tells its clients, then
+// closes: a client that connected while the others were being told would be
+// dropped without a word. Stopping leaves the connected clients served until
+// Close, which then closes the listener no second time (no warning).
+func TestGuardedListener_StopAcceptingKeepsClientsUntilClose(t *testing.T) {
+	b := startBroker(t, nil, GuardConfig{})
+	connected := dial(t, b.addr)
+	mqttConnect(t, connected, 4, "connected")
+	b.ln.stopAccepting()
+	if c, err := net.DialTimeout("tcp", b.addr, ioTimeout); err == nil {
+		_ = c.Close()
+		t.Fatal("a connection was accepted after the listener stopped accepting")
+	}
+	if _, err := connected.Write([]byte{packets.Pingreq << 4, 0}); err != nil {
+		t.Fatal(err)
+	}
+	_ = connected.SetReadDeadline(time.Now().Add(ioTimeout))
+	if hb, _, err := readPacket(connected); err != nil || hb>>4 != packets.Pingresp {
+		t.Fatalf("a connected client after the listener stopped accepting: header %#x, err %v", hb, err)
+	}
+	b.stop()
+	assertClosedByServer(t, connected)
+	if strings.Contains(b.logs.String(), "close mqtt listener") {
+		t.Errorf("the listener was closed twice: %s", b.logs.String())
 	}
 }
 
