@@ -19,9 +19,10 @@ type Store interface {
 }
 
 // Install adds authentication, the ACL, limits, the publish checks and the
-// record of retained messages to server, as one mochi hook, and subscribes the revoker and the sensor view to
-// store's events; m (which may be nil) counts what they see. It returns the
-// session registry (for counts) and a function that stops the subscription.
+// record of retained messages to server, as one mochi hook, and subscribes
+// the revoker and the sensor view to store's events; m (which may be nil)
+// counts what they see. It returns the session registry (for counts) and a
+// function that stops the subscription.
 func Install(server *mqtt.Server, store Store, limits Limits, m *metrics.Metrics, log *slog.Logger) (*Sessions, func(), error) {
 	sessions := newSessions(server, limits, m)
 	retained := NewRetained(sessions)

@@ -18,9 +18,8 @@ const disconnectWriteTimeout = 50 * time.Millisecond
 // Revoker ends every session of a credential that storage reports revoked:
 // it marks their grants revoked (the ACL then refuses all traffic at once,
 // and their connections' readers discard their Wills), disconnects them,
-// purges their persistent sessions
-// (subscriptions and queued messages), and removes the retained messages
-// the credential set.
+// purges their persistent sessions (subscriptions and queued messages), and
+// removes the retained messages the credential set.
 type Revoker struct {
 	sessions *Sessions
 	retained *Retained
