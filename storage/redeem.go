@@ -98,8 +98,9 @@ func (s *Store) RedeemCode(req CodeRedemption) (IssuedTokens, error) {
 // the new refresh token keeps the scope of the one presented (RFC 6749
 // section 6). A refresh token presented again after it was rotated revokes
 // its whole family and is ErrReplayed. Otherwise it is consumed and a new
-// access and refresh token issued in its family, whose plaintext is returned. The access token issued with the old refresh token
-// lives on until it expires, so that a live MQTT session is not cut by its
+// access and refresh token issued in its family, whose plaintext is
+// returned. The access token issued with the old refresh token lives on
+// until it expires, so that a live MQTT session is not cut by its
 // application refreshing.
 func (s *Store) RotateRefresh(req RefreshRotation) (IssuedTokens, error) {
 	return s.redeem("rotate refresh token", req.Lifetimes, func(tx *bolt.Tx, now time.Time) (issue, error) {
