@@ -82,12 +82,15 @@ func (l *guardedListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-// Close stops accepting, closes ln, asks mochi to close this listener's clients,
-// then closes the connections mochi does not know yet (those still before CONNECT),
-// and returns once every connection's goroutine has: mochi waits for its client
-// goroutines next, and one that only then joined that wait (a connection
-// accepted just before Close) was a race on mochi's WaitGroup.
-func (l *guardedListener) Close(closeClients listeners.CloseFn) {
+// Close stops accepting, closes ln and every connection (its client ends as
+// it would when its peer went away), and returns once every connection's
+// goroutine has: mochi waits for its client goroutines next, and one that
+// only then joined that wait (a connection accepted just before Close) was a
+// race on mochi's WaitGroup. It does not call mochi's closeClients, whose
+// Clients.GetByListener read-locks the client map twice (through Len): a
+// client removing itself in between (one told of the shutdown a moment
+// before, Broker.Shutdown) waits for the write lock, and blocks both for good.
+func (l *guardedListener) Close(listeners.CloseFn) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -97,8 +100,6 @@ func (l *guardedListener) Close(closeClients listeners.CloseFn) {
 	l.mu.Unlock()
 
 	l.stopAccepting()
-	closeClients(l.id)
-
 	l.mu.Lock()
 	for c := range l.conns {
 		_ = c.Close()

@@ -143,6 +143,21 @@ func TestGuardedListener_StopAcceptingKeepsClientsUntilClose(t *testing.T) {
 	}
 }
 
+// mochi's Close hands each listener its closeClients, which finds the
+// listener's clients with Clients.GetByListener: that read-locks the client
+// map twice, and a client removing itself in between (as every client told of
+// a shutdown a moment before does) blocks both for good: the broker's
+// shutdown hung now and then (about one test package run in twelve under
+// -race). The listener ends its clients by closing their connections, and
+// never calls it.
+func TestGuardedListener_CloseNeverLocksMochisClientMap(t *testing.T) {
+	b := startBroker(t, nil, GuardConfig{})
+	connected := dial(t, b.addr)
+	mqttConnect(t, connected, 5, "connected")
+	b.ln.Close(func(string) { t.Error("Close called mochi's closeClients, which can deadlock") })
+	assertClosedByServer(t, connected)
+}
+
 // A connection accepted just before Close, whose goroutine has not yet handed
 // it to mochi, holds Close up until it has: mochi waits for its client
 // goroutines right after closing the listeners, and one that joined that wait

@@ -80,29 +80,8 @@ func startBareMochi(addr string, writesPending int32, log *slog.Logger) (*bareMo
 	return &bareMochi{server: server, addr: ln.Addr()}, nil
 }
 
-// waitNoClients waits (at most timeout) until server has no network client
-// left. mochi v2.7.9's Close can deadlock while clients are still going away:
-// Clients.GetByListener read-locks the client map twice (through Len), and a
-// client's Delete waiting for the write lock in between blocks both for good.
-func waitNoClients(server *mqtt.Server, timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		live := 0
-		for _, cl := range server.Clients.GetAll() {
-			if !cl.Net.Inline {
-				live++
-			}
-		}
-		if live == 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// close stops the server, once its clients have gone (see waitNoClients).
+// close stops the server.
 func (m *bareMochi) close() error {
-	waitNoClients(m.server, 2*time.Second)
 	if err := m.server.Close(); err != nil {
 		return fmt.Errorf("close mochi: %w", err)
 	}
