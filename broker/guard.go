@@ -90,7 +90,7 @@ type guardConn struct {
 
 	grant   atomic.Pointer[hooks.Grant] // the session's grant, for the ACL (hooks.GrantSlot)
 	arrived atomic.Int64                // hooks.Clock when the last bytes were read (hooks.GrantSlot)
-	revoked atomic.Bool                 // the session was revoked: end with revokedEnd (hooks.GrantSlot)
+	revoked atomic.Bool                 // the session was revoked (hooks.GrantSlot)
 }
 
 // newGuardConn wraps c and arms the connect timeout; cfg must have its defaults applied.
@@ -113,17 +113,15 @@ var _ hooks.GrantSlot = (*guardConn)(nil)
 // GrantSlot holds the grant of the connection's session.
 func (g *guardConn) GrantSlot() *atomic.Pointer[hooks.Grant] { return &g.grant }
 
-// Revoke marks the session revoked: the connection's last read yields revokedEnd.
+// Revoke marks the connection's session revoked (hooks.GrantSlot).
 func (g *guardConn) Revoke() { g.revoked.Store(true) }
+
+// Revoked reports whether Revoke was called (hooks.GrantSlot).
+func (g *guardConn) Revoked() bool { return g.revoked.Load() }
 
 // Arrived returns when the bytes of the packet being handled were read: the
 // guard hands mochi one packet at a time, from the last read that completed it.
 func (g *guardConn) Arrived() int64 { return g.arrived.Load() }
-
-// revokedEnd is what mochi reads last from the connection of a revoked
-// session: a DISCONNECT, normal, without properties (the same two bytes in
-// 3.1.1 and MQTT 5).
-var revokedEnd = []byte{packets.Disconnect << 4, 0}
 
 // Read hands out the bytes of validated packets; it reads and validates the next
 // packet only when the current one has been consumed.
@@ -134,15 +132,7 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		}
 		if err := g.next(); err != nil {
 			g.off, g.end, g.err = 0, 0, err
-			if !g.revoked.Load() {
-				return 0, err
-			}
-			// The revoker closed the connection of a revoked session: mochi's
-			// reader, which publishes the Will of a connection that fails,
-			// gets a DISCONNECT instead, and discards the Will in its own
-			// goroutine [MQTT-3.14.4-3] (hooks.GrantSlot).
-			g.buf = append(g.buf[:0], revokedEnd...)
-			g.end = len(revokedEnd)
+			return 0, err
 		}
 	}
 	n := copy(p, g.buf[g.off:g.end])

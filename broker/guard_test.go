@@ -671,27 +671,3 @@ func TestGuard_PacketCarriesTheTimeOfItsRead(t *testing.T) {
 		t.Fatalf("PUBLISH stamped %d, before the read that completed it (reads at %v)", g.Arrived(), c.at)
 	}
 }
-
-// A revoked session's connection ends, to mochi's reader, with a DISCONNECT
-// (which makes mochi discard the Will) and then its error; an unrevoked
-// one's ends with the error alone (mochi then publishes the Will).
-func TestGuard_RevokedConnectionEndsWithDisconnect(t *testing.T) {
-	connect := connectPacket(t, 5, "revoked")
-	for _, revoked := range []bool{false, true} {
-		g := newGuardConn(&chunkConn{data: connect}, GuardConfig{Logger: slog.New(slog.DiscardHandler)}.withDefaults())
-		if _, err := io.ReadFull(g, make([]byte, len(connect))); err != nil {
-			t.Fatal(err)
-		}
-		if revoked {
-			g.Revoke()
-		}
-		rest, err := io.ReadAll(g)
-		want := []byte(nil)
-		if revoked {
-			want = []byte{0xE0, 0x00}
-		}
-		if !bytes.Equal(rest, want) || err != nil && !errors.Is(err, io.EOF) {
-			t.Errorf("revoked %v: read % x then %v, want % x then the connection's end", revoked, rest, err, want)
-		}
-	}
-}

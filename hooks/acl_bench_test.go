@@ -22,12 +22,13 @@ type slotConn struct {
 	net.Conn
 	grant   atomic.Pointer[Grant]
 	arrived int64
+	revoked atomic.Bool
 }
 
 func (c *slotConn) GrantSlot() *atomic.Pointer[Grant] { return &c.grant }
 
-// Revoke does nothing: the connection is never read.
-func (c *slotConn) Revoke() {}
+func (c *slotConn) Revoke()       { c.revoked.Store(true) }
+func (c *slotConn) Revoked() bool { return c.revoked.Load() }
 
 // Arrived returns when the connection was made: as if every packet handled
 // had arrived in its first read (the broker's connections stamp each read).
@@ -130,7 +131,8 @@ func BenchmarkPublishHooks(b *testing.B) {
 	limits := Limits{PublishRate: 1e9, PublishBurst: 1e9} // checked, never reached
 	acl, cl := aclClientWith(b, limits)
 	limiter := NewLimiter(acl.sessions, limits)
-	wotkit := newHook(nil, acl, limiter, NewPublish(acl, limiter, NewRecorder(acl.sensors)), NewRetained(acl.sessions))
+	retained := NewRetained(acl.sessions)
+	wotkit := newHook(nil, acl, limiter, NewPublish(acl, limiter, NewRecorder(acl.sensors)), retained, NewRevoker(acl.sessions, retained, nil))
 	if acl.sessions.grant(cl).rate == nil {
 		b.Fatal("the client has no publish rate to check")
 	}

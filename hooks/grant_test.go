@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
 	"github.com/wotkit/wotkit/storage"
 )
 
@@ -106,4 +109,27 @@ func FuzzFilterAllowed(f *testing.F) {
 			t.Fatalf("CanPublish(user %q, topic %q) = %v, reference says %v", user, filter, got, want)
 		}
 	})
+}
+
+// mochi publishes a Will whenever a connection fails, and a revocation fails
+// the connection (or an answer the client's last packet can no longer have
+// written), with no hook to stop the publish: the Will of a revoked
+// connection is emptied, and mochi finds no subscriber for an empty topic.
+// An unrevoked connection's Will passes as it is.
+func TestRevoker_WillOfARevokedConnectionIsEmptied(t *testing.T) {
+	acl, cl := aclClient(t)
+	r := NewRevoker(acl.sessions, NewRetained(acl.sessions), nil)
+	will := mqtt.Will{Flag: 1, TopicName: "alice/door/message", Payload: []byte("open"), Retain: true, Qos: 1}
+	if got, err := r.OnWill(cl, will); err != nil || got.TopicName != will.TopicName || string(got.Payload) != "open" || !got.Retain {
+		t.Fatalf("unrevoked: %+v %v, want the Will unchanged", got, err)
+	}
+	cl.Net.Conn.(GrantSlot).Revoke()
+	if got, err := r.OnWill(cl, will); err != nil || got.TopicName != "" || got.Payload != nil || got.Retain {
+		t.Fatalf("revoked: %+v %v, want an empty Will", got, err)
+	}
+	topics := acl.sessions.server.Topics
+	topics.Subscribe("everything", packets.Subscription{Filter: "#"})
+	if len(topics.Subscribers("alice/door/message").Subscriptions) != 1 || len(topics.Subscribers("").Subscriptions) != 0 {
+		t.Fatal("mochi delivers a message with an empty topic to a subscription to #")
+	}
 }

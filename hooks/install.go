@@ -33,7 +33,7 @@ func Install(server *mqtt.Server, store Store, limits Limits, m *metrics.Metrics
 	}
 	acl := NewACL(sessions, sensors)
 	limiter := NewLimiter(sessions, limits)
-	h := newHook(NewAuthn(store, sessions, revoker, log), acl, limiter, NewPublish(acl, limiter, NewRecorder(sensors)), retained)
+	h := newHook(NewAuthn(store, sessions, revoker, log), acl, limiter, NewPublish(acl, limiter, NewRecorder(sensors)), retained, revoker)
 	if err := server.AddHook(h, nil); err != nil {
 		return nil, nil, fmt.Errorf("add hook %s: %w", h.ID(), err)
 	}
@@ -53,16 +53,18 @@ type hook struct {
 	limiter  *Limiter
 	publish  *Publish
 	retained *Retained
+	revoker  *Revoker
 	provides [256]bool
 }
 
 var _ mqtt.Hook = (*hook)(nil)
 
-func newHook(authn *Authn, acl *ACL, limiter *Limiter, publish *Publish, retained *Retained) *hook {
-	h := &hook{authn: authn, acl: acl, limiter: limiter, publish: publish, retained: retained}
+func newHook(authn *Authn, acl *ACL, limiter *Limiter, publish *Publish, retained *Retained, revoker *Revoker) *hook {
+	h := &hook{authn: authn, acl: acl, limiter: limiter, publish: publish, retained: retained, revoker: revoker}
 	for i := range h.provides {
 		b := byte(i)
-		h.provides[i] = authn.Provides(b) || acl.Provides(b) || limiter.Provides(b) || publish.Provides(b) || retained.Provides(b)
+		h.provides[i] = authn.Provides(b) || acl.Provides(b) || limiter.Provides(b) || publish.Provides(b) ||
+			retained.Provides(b) || revoker.Provides(b)
 	}
 	return h
 }
@@ -130,3 +132,8 @@ func (h *hook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, r int64) {
 
 // OnRetainedExpired forgets an expired retained message (Retained).
 func (h *hook) OnRetainedExpired(topic string) { h.retained.OnRetainedExpired(topic) }
+
+// OnWill drops the Will of a revoked session (Revoker).
+func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	return h.revoker.OnWill(cl, will)
+}

@@ -16,10 +16,10 @@ import (
 const disconnectWriteTimeout = 50 * time.Millisecond
 
 // Revoker ends every session of a credential that storage reports revoked:
-// it marks their grants revoked (the ACL then refuses all traffic at once,
-// and their connections' readers discard their Wills), disconnects them,
-// purges their persistent sessions (subscriptions and queued messages), and
-// removes the retained messages the credential set.
+// it marks their grants revoked (the ACL then refuses all traffic at once)
+// and their connections (their Wills are dropped), disconnects them, purges
+// their persistent sessions (subscriptions and queued messages), and removes
+// the retained messages the credential set.
 type Revoker struct {
 	sessions *Sessions
 	retained *Retained
@@ -45,6 +45,23 @@ func (r *Revoker) HandleEvent(e storage.Event) {
 			r.Revoke(tokenCredential(id))
 		}
 	}
+}
+
+// Provides tells which of mochi's events it handles.
+func (r *Revoker) Provides(b byte) bool { return b == mqtt.OnWill }
+
+// OnWill drops the Will of a revoked session. mochi publishes a Will whenever
+// a connection fails, and the revoker's own disconnection fails it (as does
+// a packet the client sent at that moment, whose answer can no longer be
+// written); no hook can stop that publish, so the Will is emptied: mochi
+// finds no subscriber for a topic that is empty, and retains nothing. This
+// runs in the connection's own goroutine: clearing the Will from the
+// revoker's would race with mochi clearing it there.
+func (r *Revoker) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	if sl, ok := cl.Net.Conn.(GrantSlot); ok && sl.Revoked() {
+		return mqtt.Will{}, nil
+	}
+	return will, nil
 }
 
 // Revoke ends every session found under a credential name, removes the

@@ -55,11 +55,12 @@ func newSessions(server *mqtt.Server, limits Limits, m *metrics.Metrics) *Sessio
 // on any other connection is refused at CONNECT.
 type GrantSlot interface {
 	GrantSlot() *atomic.Pointer[Grant]
-	// Revoke marks the session revoked, before its connection is closed: the
-	// connection's last read then yields a DISCONNECT, so that mochi's
-	// reader, which publishes the Will of a connection that fails, discards
-	// it in its own goroutine [MQTT-3.14.4-3].
+	// Revoke marks the connection's session revoked, before the connection
+	// is closed, and Revoked tells it (the grant, which the ACL reads, is
+	// forgotten when the session ends): the Will of a revoked session is
+	// dropped (Revoker.OnWill).
 	Revoke()
+	Revoked() bool
 	// Arrived returns when the bytes of the packet being handled arrived
 	// from the network, by Clock: the publish-rate limiter judges by it.
 	Arrived() int64
