@@ -209,20 +209,6 @@ func deleteTokenIDs(tx *bolt.Tx, match func(*tokenRecord) bool) ([]string, error
 	return ids, nil
 }
 
-// storedFamilies returns the families of which a token record is stored.
-func storedFamilies(tx *bolt.Tx) (map[string]bool, error) {
-	families := map[string]bool{}
-	err := tx.Bucket(bucketTokens).ForEach(func(_, v []byte) error {
-		var r tokenRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("decode token record: %w", err)
-		}
-		families[r.Family] = true
-		return nil
-	})
-	return families, err
-}
-
 // revokeFamily deletes every token issued from one authorization code.
 func revokeFamily(tx *bolt.Tx, family string) ([]Event, error) {
 	ids, err := deleteTokenIDs(tx, func(r *tokenRecord) bool { return r.Family == family })
@@ -358,14 +344,15 @@ func (s *Store) RevokeToken(clientID, token string) error {
 func (s *Store) Sweep(now time.Time) (int, error) {
 	n := 0
 	err := s.update(func(tx *bolt.Tx) ([]Event, error) {
+		live := map[string]bool{} // the families of the records kept
 		ids, err := deleteTokenIDs(tx, func(r *tokenRecord) bool {
 			refreshDead := !r.HasRefresh || (r.RefreshExpiresIn != 0 && !now.Before(r.refreshExpiry()))
-			return !r.accessLive(now) && refreshDead
+			dead := !r.accessLive(now) && refreshDead
+			if !dead {
+				live[r.Family] = true
+			}
+			return dead
 		})
-		if err != nil {
-			return nil, err
-		}
-		live, err := storedFamilies(tx)
 		if err != nil {
 			return nil, err
 		}
