@@ -87,10 +87,10 @@ func (p *Portal) createSensor(c echo.Context) error {
 	if err == nil {
 		sn, err = p.store.CreateSensor(sn) // with WoTKit's default fields
 	}
-	switch {
-	case refusal(err) != 0:
+	switch status := refusal(err); {
+	case status != 0:
 		form.Error = formError(err)
-		return p.render(c, refusal(err), "sensor_form", form)
+		return p.render(c, status, "sensor_form", form)
 	case errors.Is(err, storage.ErrExists):
 		form.Error = "You already have a sensor called " + form.Name + "."
 		return p.render(c, http.StatusConflict, "sensor_form", form)
