@@ -250,15 +250,13 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan error, 1)
 	go func() {
-		// All at once: a client that does not read holds only its own
-		// DISCONNECT, for at most shutdownWriteTimeout.
-		var wg sync.WaitGroup
+		var clients []*mqtt.Client
 		for _, cl := range b.server.Clients.GetAll() {
 			if !cl.Net.Inline {
-				wg.Go(func() { hooks.Disconnect(b.server, cl, packets.ErrServerShuttingDown, shutdownWriteTimeout) })
+				clients = append(clients, cl)
 			}
 		}
-		wg.Wait()
+		hooks.DisconnectAll(b.server, clients, packets.ErrServerShuttingDown, shutdownWriteTimeout)
 		done <- b.server.Close()
 	}()
 	select {

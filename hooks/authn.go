@@ -277,9 +277,7 @@ func (a *Authn) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 			a.sessions.forget(old)
 			return
 		}
-		if !old.Closed() {
-			_ = server.DisconnectClient(old, packets.ErrSessionTakenOver) // returns the code it sent
-		}
+		Disconnect(server, old, packets.ErrSessionTakenOver, disconnectWriteTimeout)
 		time.Sleep(time.Millisecond)
 	}
 }

@@ -148,6 +148,6 @@ func (l *Limiter) checkRate(cl *mqtt.Client, g *Grant, arrived int64) error {
 	}
 	l.sessions.server.Log.Info("mqtt client disconnected", "reason", "message rate too high", "credential", g.ID,
 		"client", cl.ID, "remote", cl.Net.Remote)
-	_ = l.sessions.server.DisconnectClient(cl, packets.ErrMessageRateTooHigh) // returns the code it sent
+	Disconnect(l.sessions.server, cl, packets.ErrMessageRateTooHigh, disconnectWriteTimeout)
 	return packets.ErrRejectPacket
 }

@@ -11,8 +11,9 @@ import (
 	"github.com/wotkit/wotkit/storage"
 )
 
-// disconnectWriteTimeout bounds the DISCONNECT written to a revoked client
-// that does not read: revocation never waits on a stuck socket.
+// disconnectWriteTimeout bounds the DISCONNECT written to an MQTT 5 client
+// that the server ends (revoked, taken over, over its publish rate) and
+// that does not read: the server never waits on a stuck socket.
 const disconnectWriteTimeout = 50 * time.Millisecond
 
 // Revoker ends every session of a credential that storage reports revoked:
@@ -78,11 +79,10 @@ func (r *Revoker) Revoke(credential string) int {
 			sl.Revoke()
 		}
 	}
-	var wg sync.WaitGroup
+	DisconnectAll(r.sessions.server, clients, packets.ErrNotAuthorized, disconnectWriteTimeout)
 	for _, cl := range clients {
-		wg.Go(func() { r.end(cl) })
+		r.purge(cl)
 	}
-	wg.Wait()
 	r.retained.revoke(credential)
 	r.sessions.metrics.Revoked(len(clients), time.Since(start))
 	if len(clients) > 0 {
@@ -92,11 +92,17 @@ func (r *Revoker) Revoke(credential string) int {
 	return len(clients)
 }
 
-// Disconnect tells a live client why the server ends its session (MQTT 5:
-// DISCONNECT with code) and stops it. The write gives up after within, so a
-// client that does not read cannot hold the caller.
+// Disconnect ends a live client's connection. An MQTT 5 client is told why
+// first (DISCONNECT with code); the write gives up after within, so a client
+// that does not read cannot hold the caller. A 3.1.1 client's connection is
+// just closed: in 3.1.1 only a client sends DISCONNECT [MQTT-3.14.0], and
+// mochi's DisconnectClient would send one.
 func Disconnect(server *mqtt.Server, cl *mqtt.Client, code packets.Code, within time.Duration) {
 	if cl.Closed() {
+		return
+	}
+	if cl.Properties.ProtocolVersion < 5 {
+		cl.Stop(code)
 		return
 	}
 	if cl.Net.Conn != nil {
@@ -107,10 +113,26 @@ func Disconnect(server *mqtt.Server, cl *mqtt.Client, code packets.Code, within 
 	_ = server.DisconnectClient(cl, code)
 }
 
-// end disconnects one client and purges its session.
-func (r *Revoker) end(cl *mqtt.Client) {
+// DisconnectAll ends the connections of clients (Disconnect) at once: the
+// 3.1.1 ones in turn, as closing a connection never waits, the MQTT 5 ones
+// in parallel, so that a client that does not read holds only its own
+// DISCONNECT, for at most within.
+func DisconnectAll(server *mqtt.Server, clients []*mqtt.Client, code packets.Code, within time.Duration) {
+	var wg sync.WaitGroup
+	for _, cl := range clients {
+		if cl.Properties.ProtocolVersion < 5 {
+			Disconnect(server, cl, code, within)
+		} else {
+			wg.Go(func() { Disconnect(server, cl, code, within) })
+		}
+	}
+	wg.Wait()
+}
+
+// purge forgets the session of a disconnected client: its inflight
+// messages, subscriptions and place in the client table.
+func (r *Revoker) purge(cl *mqtt.Client) {
 	server := r.sessions.server
-	Disconnect(server, cl, packets.ErrNotAuthorized, disconnectWriteTimeout)
 	cl.ClearInflights()
 	server.UnsubscribeClient(cl)
 	if got, ok := server.Clients.Get(cl.ID); ok && got == cl {

@@ -73,14 +73,24 @@ func RawConnectFrom(from, addr, clientID, user, pass string) (net.Conn, byte, er
 
 // WaitClosed blocks until the server closes nc (EOF or reset) or the timeout passes.
 func WaitClosed(nc net.Conn, timeout time.Duration) error {
+	_, err := ReadUntilClosed(nc, timeout)
+	return err
+}
+
+// ReadUntilClosed returns what the server sends on nc until it closes it
+// (EOF or reset), or an error once the timeout passes.
+func ReadUntilClosed(nc net.Conn, timeout time.Duration) ([]byte, error) {
 	_ = nc.SetReadDeadline(time.Now().Add(timeout))
+	var got []byte
 	var b [256]byte
 	for {
-		if _, err := nc.Read(b[:]); err != nil {
+		n, err := nc.Read(b[:])
+		got = append(got, b[:n]...)
+		if err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				return fmt.Errorf("connection still open after %v", timeout)
+				return got, fmt.Errorf("connection still open after %v", timeout)
 			}
-			return nil
+			return got, nil
 		}
 	}
 }
