@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -223,4 +224,32 @@ func sensorsOf(list ...storage.Sensor) *Sensors {
 	s := &Sensors{}
 	s.current.Store(&m)
 	return s
+}
+
+// BenchmarkAdmit measures admitting one more session of a key that already
+// has n live sessions, under the default limit of 1,000 a key: a gateway
+// fleet's reconnect storm admits each of its sessions so.
+func BenchmarkAdmit(b *testing.B) {
+	grant := func() *Grant {
+		return &Grant{User: "alice", Read: true, Write: true, creds: []string{keyCredential("K1")}}
+	}
+	for _, n := range []int{0, 999} {
+		b.Run(fmt.Sprintf("live-%d", n), func(b *testing.B) {
+			server := mqtt.New(&mqtt.Options{})
+			sessions := newSessions(server, Limits{SessionsPerCredential: 1000}, nil)
+			for i := range n {
+				if sessions.admit(slotClient(server, fmt.Sprintf("live-%d", i)), grant()) != admitted {
+					b.Fatal("admit")
+				}
+			}
+			cl := slotClient(server, "new")
+			b.ReportAllocs()
+			for b.Loop() {
+				if got := sessions.admit(cl, grant()); got != admitted {
+					b.Fatalf("admit: %v", got)
+				}
+				sessions.forget(cl)
+			}
+		})
+	}
 }

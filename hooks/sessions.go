@@ -129,7 +129,7 @@ func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
 			return idTaken
 		}
 	}
-	if max := s.limits.SessionsPerCredential; max > 0 && s.sessionsLocked(g.creds[0], cl.ID) >= max {
+	if max := s.limits.SessionsPerCredential; max > 0 && s.atLimitLocked(g.creds[0], cl.ID, max) {
 		return tooMany
 	}
 	if c == nil {
@@ -157,6 +157,14 @@ func (s *Sessions) admit(cl *mqtt.Client, g *Grant) admission {
 	g.client = cl
 	sl.Store(g)
 	return admitted
+}
+
+// atLimitLocked reports whether a credential has max sessions that count
+// against its limit (sessionsLocked). They are counted only once it has max
+// client objects on record, of which they are a part: below that, admitting
+// a session costs the same whatever number it has. s.mu is held.
+func (s *Sessions) atLimitLocked(credential, id string, max int) bool {
+	return len(s.byCred[credential]) >= max && s.sessionsLocked(credential, id) >= max
 }
 
 // sessionsLocked returns how many sessions count against a credential's
