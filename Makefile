@@ -52,7 +52,7 @@ soak:
 
 # bench builds wotkit and the load tool and runs every scenario against wotkit,
 # bare mochi and (when Debian's mosquitto is installed) mosquitto, in turns,
-# and prints the table (README: Performance). About 4 minutes on 2 cores;
+# and prints the table (README: Performance). 4-4.5 minutes on 2 cores;
 # BENCHFLAGS passes flags to `wotkit-bench suite` (e.g. --repeat 5, --keep).
 bench: build
 	$(GO) build -o bin/wotkit-bench ./cmd/wotkit-bench
