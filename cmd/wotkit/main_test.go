@@ -213,6 +213,11 @@ func TestServe_ShutdownTellsClientsAndKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw, code, err := wotkittest.RawConnect(inst.broker.Addr("tcp").String(), "gw3", id, pw)
+	if err != nil || code != 0 {
+		t.Fatalf("3.1.1 connect: code %d, %v", code, err)
+	}
+	defer raw.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), wotkittest.Timeout)
 	defer cancel()
 	if err := inst.shutdown(ctx); err != nil {
@@ -225,6 +230,10 @@ func TestServe_ShutdownTellsClientsAndKeepsData(t *testing.T) {
 		}
 	case <-time.After(wotkittest.Timeout):
 		t.Fatal("client was not told of the shutdown")
+	}
+	// 3.1.1 has no DISCONNECT from the server [MQTT-3.14.0]: the connection is just closed.
+	if got, err := wotkittest.ReadUntilClosed(raw, wotkittest.Timeout); err != nil || len(got) > 0 {
+		t.Errorf("3.1.1 client at shutdown: sent % x (%v), want the connection closed with nothing sent", got, err)
 	}
 	// The file is released and holds everything that was answered.
 	var keys []storage.Key
