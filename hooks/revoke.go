@@ -101,7 +101,7 @@ func Disconnect(server *mqtt.Server, cl *mqtt.Client, code packets.Code, within 
 	if cl.Closed() {
 		return
 	}
-	if cl.Properties.ProtocolVersion < 5 {
+	if !toldWhy(cl) {
 		cl.Stop(code)
 		return
 	}
@@ -120,14 +120,18 @@ func Disconnect(server *mqtt.Server, cl *mqtt.Client, code packets.Code, within 
 func DisconnectAll(server *mqtt.Server, clients []*mqtt.Client, code packets.Code, within time.Duration) {
 	var wg sync.WaitGroup
 	for _, cl := range clients {
-		if cl.Properties.ProtocolVersion < 5 {
-			Disconnect(server, cl, code, within)
-		} else {
+		if toldWhy(cl) {
 			wg.Go(func() { Disconnect(server, cl, code, within) })
+		} else {
+			Disconnect(server, cl, code, within)
 		}
 	}
 	wg.Wait()
 }
+
+// toldWhy reports whether Disconnect writes cl a DISCONNECT (MQTT 5) before
+// it closes the connection, which may wait for the client to read.
+func toldWhy(cl *mqtt.Client) bool { return cl.Properties.ProtocolVersion >= 5 }
 
 // purge forgets the session of a disconnected client: its inflight
 // messages, subscriptions and place in the client table.
